@@ -1,0 +1,296 @@
+//! Dynamic batching: one bounded queue and a pool of inference threads per model version.
+//!
+//! The shape follows text-embeddings-inference: an async `batch_task` owns the queue,
+//! waits until an inference thread is free, then takes whatever is queued (up to
+//! `max_batch_size` rows, waiting at most `max_queue_delay` for more) and hands the
+//! batch to a dedicated OS thread, so inference never runs on the async runtime's
+//! workers. Each request gets its rows back through a oneshot channel. Requests whose
+//! caller has gone are skipped; requests whose deadline passed are answered 504 without
+//! reaching the model. A full queue answers 503 at once, so memory stays bounded.
+
+mod worker;
+
+use crate::config::BatchingConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::tensor::Tensor;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{timeout_at, Instant};
+
+/// Rows to compute for one request, and where to send them.
+struct Job {
+    /// Inputs in signature order, all with `rows` rows.
+    inputs: Vec<Tensor>,
+    /// Rows in this request.
+    rows: usize,
+    /// The waiting request; closed when the client has gone.
+    reply: oneshot::Sender<Result<Vec<Tensor>, ApiError>>,
+    /// When the request stops being worth computing.
+    deadline: Option<Instant>,
+    /// When it was queued, for the queue-time metric and the batching delay.
+    queued_at: Instant,
+}
+
+/// A batch ready for an inference thread.
+struct Batch {
+    jobs: Vec<Job>,
+    /// Held until the run ends, so the batcher forms the next batch only when a thread is free.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Which model a batcher serves, for metric labels.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// Model name.
+    pub model: String,
+    /// Version number as text.
+    pub version: String,
+}
+
+/// Handle to one model version's queue; cheap to clone.
+#[derive(Clone)]
+pub struct Batcher {
+    /// The bounded queue; `try_send` failing means 503.
+    queue: mpsc::Sender<Job>,
+    /// Per-request row bound (= `max_batch_size`), checked before queueing.
+    max_rows: usize,
+    metrics: Metrics,
+    labels: Labels,
+}
+
+/// What a queued request resolves to.
+pub type Reply = oneshot::Receiver<Result<Vec<Tensor>, ApiError>>;
+
+impl Batcher {
+    /// Starts the batching task (on the current runtime) and `workers` inference threads.
+    pub fn start(
+        model: Arc<dyn Model>,
+        settings: &BatchingConfig,
+        workers: usize,
+        metrics: Metrics,
+        labels: Labels,
+    ) -> Batcher {
+        let (queue, receiver) = mpsc::channel(settings.queue_capacity);
+        let (work_tx, work_rx) = crossbeam_channel::unbounded();
+        let workers = workers.max(1);
+        for i in 0..workers {
+            worker::spawn(
+                i,
+                model.clone(),
+                work_rx.clone(),
+                metrics.clone(),
+                labels.clone(),
+            );
+        }
+        // Non-batched models (no dynamic first dimension) run one request at a time.
+        let max_rows = if model.signature().is_batched() {
+            settings.max_batch_size
+        } else {
+            1
+        };
+        metrics
+            .queue_capacity
+            .with_label_values(&[&labels.model])
+            .set(settings.queue_capacity as i64);
+        let task = BatchTask {
+            receiver,
+            work: work_tx,
+            free_workers: Arc::new(Semaphore::new(workers)),
+            max_rows,
+            max_delay: settings.max_queue_delay,
+            metrics: metrics.clone(),
+            labels: labels.clone(),
+        };
+        tokio::spawn(task.run());
+        Batcher {
+            queue,
+            max_rows: settings.max_batch_size,
+            metrics,
+            labels,
+        }
+    }
+
+    /// Most rows one request may carry.
+    pub fn max_rows(&self) -> usize {
+        self.max_rows
+    }
+
+    /// Queues a request without waiting; fails at once when the queue is full.
+    pub fn enqueue(
+        &self,
+        inputs: Vec<Tensor>,
+        rows: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, ApiError> {
+        let (reply, receiver) = oneshot::channel();
+        let job = Job {
+            inputs,
+            rows,
+            reply,
+            deadline,
+            queued_at: Instant::now(),
+        };
+        match self.queue.try_send(job) {
+            Ok(()) => {
+                self.metrics
+                    .queue_depth
+                    .with_label_values(&[&self.labels.model])
+                    .inc();
+                Ok(receiver)
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.reject("queue_full");
+                Err(ApiError::Unavailable {
+                    message: format!(
+                        "model `{}` is overloaded: its queue is full; retry shortly",
+                        self.labels.model
+                    ),
+                    retry_after_secs: 1,
+                })
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(ApiError::Unavailable {
+                message: "the server is shutting down; retry on another replica".into(),
+                retry_after_secs: 1,
+            }),
+        }
+    }
+
+    /// Queues a request and waits for its outputs, at most until `deadline`.
+    pub async fn submit(
+        &self,
+        inputs: Vec<Tensor>,
+        rows: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Tensor>, ApiError> {
+        let reply = self.enqueue(inputs, rows, deadline)?;
+        let answer = match deadline {
+            Some(at) => match timeout_at(at, reply).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    self.reject("deadline");
+                    return Err(deadline_error());
+                }
+            },
+            None => reply.await,
+        };
+        answer.unwrap_or_else(|_| {
+            Err(ApiError::Internal(
+                "inference thread dropped a request".into(),
+            ))
+        })
+    }
+
+    fn reject(&self, reason: &str) {
+        self.metrics
+            .rejected
+            .with_label_values(&[&self.labels.model, reason])
+            .inc();
+    }
+}
+
+fn deadline_error() -> ApiError {
+    ApiError::DeadlineExceeded(
+        "the request deadline (request_timeout) passed before it was computed".into(),
+    )
+}
+
+/// The loop that turns queued requests into batches.
+struct BatchTask {
+    receiver: mpsc::Receiver<Job>,
+    work: crossbeam_channel::Sender<Batch>,
+    free_workers: Arc<Semaphore>,
+    max_rows: usize,
+    max_delay: std::time::Duration,
+    metrics: Metrics,
+    labels: Labels,
+}
+
+impl BatchTask {
+    async fn run(mut self) {
+        // A request that did not fit the previous batch opens the next one.
+        let mut carried: Option<Job> = None;
+        loop {
+            let Ok(permit) = self.free_workers.clone().acquire_owned().await else {
+                return;
+            };
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match self.receiver.recv().await {
+                    Some(job) => self.taken(job),
+                    None => return,
+                },
+            };
+            let mut jobs = Vec::new();
+            let mut rows = 0;
+            let close_at = first.queued_at + self.max_delay;
+            self.admit(first, &mut jobs, &mut rows);
+            while rows < self.max_rows {
+                let next = match self.receiver.try_recv() {
+                    Ok(job) => job,
+                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() < close_at => {
+                        match timeout_at(close_at, self.receiver.recv()).await {
+                            Ok(Some(job)) => job,
+                            _ => break,
+                        }
+                    }
+                    Err(_) => break,
+                };
+                let next = self.taken(next);
+                if rows > 0 && rows + next.rows > self.max_rows {
+                    carried = Some(next);
+                    break;
+                }
+                self.admit(next, &mut jobs, &mut rows);
+            }
+            if jobs.is_empty() {
+                continue;
+            }
+            if self
+                .work
+                .send(Batch {
+                    jobs,
+                    _permit: permit,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Bookkeeping for a job leaving the queue.
+    fn taken(&self, job: Job) -> Job {
+        self.metrics
+            .queue_depth
+            .with_label_values(&[&self.labels.model])
+            .dec();
+        job
+    }
+
+    /// Adds a job to the batch unless its caller has gone or its deadline passed.
+    fn admit(&self, job: Job, jobs: &mut Vec<Job>, rows: &mut usize) {
+        if job.reply.is_closed() {
+            return;
+        }
+        let now = Instant::now();
+        if job.deadline.is_some_and(|d| now >= d) {
+            self.metrics
+                .rejected
+                .with_label_values(&[&self.labels.model, "deadline"])
+                .inc();
+            let _ = job.reply.send(Err(deadline_error()));
+            return;
+        }
+        self.metrics
+            .queue_duration
+            .with_label_values(&[&self.labels.model])
+            .observe((now - job.queued_at).as_secs_f64());
+        *rows += job.rows;
+        jobs.push(job);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Batching behaviour under tokio's paused clock: times are exact, not slept.
+
+use super::*;
+use crate::testing::{Behaviour, FakeModel};
+use std::time::Duration;
+
+fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: usize) -> Batcher {
+    let settings = BatchingConfig {
+        max_batch_size,
+        max_queue_delay: Duration::from_millis(delay_ms),
+        queue_capacity: capacity,
+    };
+    let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
+    let labels = Labels {
+        model: "fake".into(),
+        version: "1".into(),
+    };
+    Batcher::start(model, &settings, 1, metrics, labels)
+}
+
+/// `rows` rows whose values identify the request (`x0 = base + i`, `x1 = 1`).
+fn rows(base: f32, rows: usize) -> Vec<Tensor> {
+    let values: Vec<f32> = (0..rows).flat_map(|i| [base + i as f32, 1.0]).collect();
+    vec![Tensor::from_f32(vec![rows, 2], &values).unwrap()]
+}
+
+fn answers(base: f32, rows: usize) -> Vec<f64> {
+    (0..rows)
+        .map(|i| f64::from(FakeModel::expected(base + i as f32, 1.0)))
+        .collect()
+}
+
+async fn settle() {
+    // Lets the batch task and the inference thread pick up what was queued.
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_closes_when_full_without_waiting() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = start(model.clone(), 4, 50, 16);
+    let t0 = Instant::now();
+    let replies: Vec<_> = (0..4)
+        .map(|i| b.enqueue(rows(i as f32, 1), 1, None).unwrap())
+        .collect();
+    for r in replies {
+        r.await.unwrap().unwrap();
+    }
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(model.batches(), vec![4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_closes_at_max_queue_delay() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = start(model.clone(), 4, 50, 16);
+    let t0 = Instant::now();
+    let first = b.enqueue(rows(0.0, 2), 2, None).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = b.enqueue(rows(5.0, 1), 1, None).unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(50),
+        "closed by the delay of the first request"
+    );
+    second.await.unwrap().unwrap();
+    assert_eq!(model.batches(), vec![3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_delay_never_waits() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = start(model.clone(), 64, 0, 16);
+    let t0 = Instant::now();
+    b.submit(rows(1.0, 1), 1, None).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(model.batches(), vec![1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rows_go_back_to_their_request_in_order() {
+    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
+    let model = Arc::new(model);
+    let b = start(model.clone(), 64, 0, 16);
+    let blocker = b.enqueue(rows(100.0, 1), 1, None).unwrap();
+    settle().await;
+    let sizes = [2usize, 1, 3];
+    let bases = [10.0f32, 20.0, 30.0];
+    let replies: Vec<_> = sizes
+        .iter()
+        .zip(bases)
+        .map(|(&n, base)| b.enqueue(rows(base, n), n, None).unwrap())
+        .collect();
+    drop(gate); // every run proceeds from now on
+    blocker.await.unwrap().unwrap();
+    for ((reply, &n), base) in replies.into_iter().zip(&sizes).zip(bases) {
+        let out = reply.await.unwrap().unwrap();
+        assert_eq!(out[0].shape, vec![n, 1]);
+        assert_eq!(out[0].to_f64_vec(), answers(base, n));
+    }
+    assert_eq!(
+        model.batches(),
+        vec![1, 6],
+        "the three requests shared one run"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_and_cancelled_requests_never_reach_the_model() {
+    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
+    let model = Arc::new(model);
+    let b = start(model.clone(), 64, 0, 16);
+    let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
+    settle().await;
+    let cancelled = b.enqueue(rows(7.0, 1), 1, None).unwrap();
+    drop(cancelled);
+    let deadline = Instant::now() + Duration::from_millis(100);
+    let expired = b.submit(rows(9.0, 1), 1, Some(deadline)).await;
+    assert!(
+        matches!(expired, Err(ApiError::DeadlineExceeded(_))),
+        "{expired:?}"
+    );
+    drop(gate);
+    blocker.await.unwrap().unwrap();
+    let after = b.submit(rows(3.0, 1), 1, None).await.unwrap();
+    assert_eq!(after[0].to_f64_vec(), answers(3.0, 1));
+    assert_eq!(
+        model.batches(),
+        vec![1, 1],
+        "only the blocker and the last request ran"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_queue_answers_503_then_recovers() {
+    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
+    let model = Arc::new(model);
+    let b = start(model.clone(), 1, 0, 2);
+    let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
+    settle().await;
+    let queued: Vec<_> = (0..2)
+        .map(|i| b.enqueue(rows(i as f32, 1), 1, None).unwrap())
+        .collect();
+    match b.enqueue(rows(9.0, 1), 1, None) {
+        Err(ApiError::Unavailable {
+            retry_after_secs,
+            message,
+        }) => {
+            assert!(retry_after_secs >= 1);
+            assert!(message.contains("queue is full"), "{message}");
+        }
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+    let text = b.metrics.render();
+    assert!(
+        text.contains(r#"inferd_rejected_requests_total{model="fake",reason="queue_full"} 1"#),
+        "{text}"
+    );
+    drop(gate);
+    blocker.await.unwrap().unwrap();
+    for q in queued {
+        q.await.unwrap().unwrap();
+    }
+    let out = b.submit(rows(4.0, 1), 1, None).await.unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(4.0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_and_panicking_models_answer_errors_and_keep_serving() {
+    for behaviour in [Behaviour::Fail, Behaviour::Panic] {
+        let model = Arc::new(FakeModel::new(behaviour));
+        let b = start(model.clone(), 8, 0, 4);
+        for _ in 0..2 {
+            let r = b.submit(rows(1.0, 1), 1, None).await;
+            assert!(matches!(r, Err(ApiError::Internal(_))), "{r:?}");
+        }
+        assert_eq!(model.calls(), 2, "the thread survived the first failure");
+    }
+}

@@ -1,0 +1,118 @@
+//! Inference threads: stack a batch's rows, run the model once, split the outputs back.
+
+use super::{Batch, Job, Labels};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::tensor::Tensor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Starts one named inference thread that runs until the batch channel closes.
+pub(super) fn spawn(
+    index: usize,
+    model: Arc<dyn Model>,
+    batches: crossbeam_channel::Receiver<Batch>,
+    metrics: Metrics,
+    labels: Labels,
+) {
+    let name = format!("infer-{}-{}", labels.model, index);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            while let Ok(batch) = batches.recv() {
+                run_batch(model.as_ref(), batch, &metrics, &labels);
+            }
+        })
+        .expect("spawning an inference thread");
+}
+
+fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels) {
+    // Callers may have gone while the batch waited for this thread.
+    let jobs: Vec<Job> = batch
+        .jobs
+        .into_iter()
+        .filter(|j| !j.reply.is_closed())
+        .collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let rows: usize = jobs.iter().map(|j| j.rows).sum();
+    let inputs = stack_inputs(&jobs);
+    let started = Instant::now();
+    // A panicking engine must cost one batch, not the thread or the process.
+    let result = catch_unwind(AssertUnwindSafe(|| model.predict(inputs)));
+    let elapsed = started.elapsed().as_secs_f64();
+    let v = [labels.model.as_str(), labels.version.as_str()];
+    metrics
+        .inference_duration
+        .with_label_values(&v)
+        .observe(elapsed);
+    metrics
+        .batch_size
+        .with_label_values(&[&labels.model])
+        .observe(rows as f64);
+    let outputs = match result {
+        Ok(Ok(outputs)) => outputs,
+        Ok(Err(e)) => {
+            return fail(
+                jobs,
+                format!("model {}:{} failed: {e}", labels.model, labels.version),
+            )
+        }
+        Err(_) => {
+            return fail(
+                jobs,
+                format!("model {}:{} panicked", labels.model, labels.version),
+            )
+        }
+    };
+    if jobs.len() > 1 && outputs.iter().any(|o| o.rows() != rows) {
+        return fail(
+            jobs,
+            "model returned a different number of rows than it was given".into(),
+        );
+    }
+    metrics
+        .inference_rows
+        .with_label_values(&v)
+        .inc_by(rows as u64);
+    split_outputs(jobs, &outputs);
+}
+
+/// One tensor per input with every job's rows, in job order.
+fn stack_inputs(jobs: &[Job]) -> Vec<Tensor> {
+    if jobs.len() == 1 {
+        return jobs[0].inputs.clone();
+    }
+    (0..jobs[0].inputs.len())
+        .map(|i| {
+            let parts: Vec<Tensor> = jobs.iter().map(|j| j.inputs[i].clone()).collect();
+            Tensor::concat_rows(&parts)
+        })
+        .collect()
+}
+
+/// Sends each job its own rows of every output.
+fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
+    if jobs.len() == 1 {
+        let job = jobs.into_iter().next().expect("one job");
+        let _ = job.reply.send(Ok(outputs.to_vec()));
+        return;
+    }
+    let mut start = 0;
+    for job in jobs {
+        let end = start + job.rows;
+        let mine = outputs.iter().map(|o| o.slice_rows(start, end)).collect();
+        let _ = job.reply.send(Ok(mine));
+        start = end;
+    }
+}
+
+fn fail(jobs: Vec<Job>, detail: String) {
+    tracing::error!(detail = %detail, "inference failed");
+    for job in jobs {
+        let _ = job.reply.send(Err(ApiError::Internal(detail.clone())));
+    }
+}

@@ -1,0 +1,320 @@
+//! Typed configuration: built-in defaults < `config/inferd.toml` < `INFERD_*` < flags.
+//!
+//! Every source is turned into one TOML table, layered key by key, and deserialized
+//! once, so a bad value is reported the same way wherever it came from: the key, the
+//! value, the source and what is allowed. Sources are passed in as data (never read
+//! from the process environment here), so tests can check precedence without
+//! touching `std::env`.
+
+pub mod model;
+pub mod units;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::{Table, Value};
+
+/// The whole service configuration (SPEC §6).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP listener binds.
+    pub listen: SocketAddr,
+    /// Folder holding `<model>/<version>/model.onnx`.
+    pub model_repository: PathBuf,
+    /// Model answering `/predict` when the body names none; must load or start-up fails.
+    pub default_model: String,
+    /// Longest a request may wait for its answer before a 504.
+    #[serde(deserialize_with = "units::duration")]
+    pub request_timeout: Duration,
+    /// Longest the drain after SIGTERM may take before the process exits anyway.
+    #[serde(deserialize_with = "units::duration")]
+    pub shutdown_grace_period: Duration,
+    /// Largest accepted request body; larger ones get 413.
+    #[serde(deserialize_with = "units::size")]
+    pub max_body_bytes: u64,
+    /// Inference threads per model version; 0 = one per core.
+    pub workers: usize,
+    /// Result cache settings.
+    pub cache: CacheConfig,
+    /// Dynamic batching and queue settings.
+    pub batching: BatchingConfig,
+    /// Log output settings.
+    pub log: LogConfig,
+}
+
+/// `[cache]` (SPEC §4).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether results are cached at all.
+    pub enabled: bool,
+    /// Bound on the cache's total weight in bytes.
+    #[serde(deserialize_with = "units::size")]
+    pub max_bytes: u64,
+    /// How long a result stays valid.
+    #[serde(deserialize_with = "units::duration")]
+    pub ttl: Duration,
+    /// Cache per row or per whole request.
+    pub granularity: Granularity,
+}
+
+/// What one cache entry holds.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// One entry per input row: rows are independent (the default).
+    Row,
+    /// One entry per whole request: for models whose rows interact.
+    Request,
+}
+
+/// `[batching]` (SPEC §5).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchingConfig {
+    /// Most rows in one model run; also the most rows one request may carry.
+    pub max_batch_size: usize,
+    /// Longest a batch waits to fill; 0 = take what is queued now.
+    #[serde(deserialize_with = "units::duration")]
+    pub max_queue_delay: Duration,
+    /// Requests that may wait per model version before 503.
+    pub queue_capacity: usize,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` for machines, `pretty` for people.
+    pub format: LogFormat,
+    /// A `tracing` filter directive such as `info` or `inferd=debug,info`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable, coloured lines.
+    Pretty,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            model_repository: PathBuf::from("models"),
+            default_model: "stock-forecaster".into(),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace_period: Duration::from_secs(20),
+            max_body_bytes: 16 << 20,
+            workers: 0,
+            cache: CacheConfig::default(),
+            batching: BatchingConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            enabled: true,
+            max_bytes: 256 << 20,
+            ttl: Duration::from_secs(60),
+            granularity: Granularity::Row,
+        }
+    }
+}
+
+impl Default for BatchingConfig {
+    fn default() -> BatchingConfig {
+        BatchingConfig {
+            max_batch_size: 64,
+            max_queue_delay: Duration::ZERO,
+            queue_capacity: 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+/// The raw sources, in increasing precedence.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// Contents and name of the config file, if one was read.
+    pub file: Option<(String, String)>,
+    /// Environment variables (all of them; only `INFERD_*` are used).
+    pub env: Vec<(String, String)>,
+    /// Flag values as dotted keys, e.g. `("listen", "127.0.0.1:0")`.
+    pub flags: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Reads the file at `path`; a missing file is fine only when `required` is false.
+    pub fn read_file(&mut self, path: &Path, required: bool) -> Result<(), String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                self.file = Some((path.display().to_string(), text));
+                Ok(())
+            }
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot read config file {}: {e}", path.display())),
+        }
+    }
+}
+
+impl Config {
+    /// Layers the sources and validates the result; the error is one clear sentence.
+    pub fn load(sources: &Sources) -> Result<Config, String> {
+        let mut table = Table::new();
+        let mut origin: BTreeMap<String, String> = BTreeMap::new();
+        if let Some((name, text)) = &sources.file {
+            let file: Table = text
+                .parse()
+                .map_err(|e| format!("config file {name} is not valid TOML: {e}"))?;
+            record_origins(&file, "", name, &mut origin);
+            table = file;
+        }
+        for (key, value) in &sources.env {
+            let Some(rest) = key.strip_prefix("INFERD_") else {
+                continue;
+            };
+            let path = rest.to_lowercase().replace("__", ".");
+            set_path(&mut table, &path, scalar(value));
+            origin.insert(path, format!("environment variable {key}"));
+        }
+        for (path, value) in &sources.flags {
+            set_path(&mut table, path, scalar(value));
+            origin.insert(
+                path.clone(),
+                format!("flag --{}", path.replace(['.', '_'], "-")),
+            );
+        }
+        let config: Config = serde_path_to_error::deserialize(Value::Table(table.clone()))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let from = origin
+                    .get(&key)
+                    .map(String::as_str)
+                    .unwrap_or("configuration");
+                let shown = lookup(&table, &key)
+                    .map(|v| format!(" = {v}"))
+                    .unwrap_or_default();
+                format!(
+                    "invalid configuration: {key}{shown} (from {from}): {}",
+                    e.inner()
+                )
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot say.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("batching.max_batch_size", self.batching.max_batch_size),
+            ("batching.queue_capacity", self.batching.queue_capacity),
+            ("max_body_bytes", self.max_body_bytes as usize),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(format!(
+                    "invalid configuration: {key} = 0: expected a number greater than 0"
+                ));
+            }
+        }
+        if self.request_timeout.is_zero() {
+            return Err("invalid configuration: request_timeout = \"0s\": expected a duration greater than 0".into());
+        }
+        if self.default_model.is_empty() {
+            return Err(
+                "invalid configuration: default_model is empty: expected a model name".into(),
+            );
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            format!(
+                "invalid configuration: log.level = {:?}: expected a level such as \"info\" or \"inferd=debug,info\" ({e})",
+                self.log.level
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Inference threads to start per model version.
+    pub fn worker_threads(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
+/// Env vars and flags are strings; integers and booleans become typed TOML values
+/// so `INFERD_WORKERS=4` fills an integer field.
+fn scalar(text: &str) -> Value {
+    if let Ok(i) = text.parse::<i64>() {
+        Value::Integer(i)
+    } else if let Ok(b) = text.parse::<bool>() {
+        Value::Boolean(b)
+    } else {
+        Value::String(text.to_string())
+    }
+}
+
+fn set_path(table: &mut Table, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        current = entry.as_table_mut().expect("just made a table");
+    }
+    current.insert(last.to_string(), value);
+}
+
+fn lookup<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn record_origins(table: &Table, prefix: &str, name: &str, origin: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Table(inner) => record_origins(inner, &path, name, origin),
+            _ => {
+                origin.insert(path, format!("config file {name}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! Per-model settings from `models/<model>/model.toml`, layered over the global ones.
+
+use super::{units, BatchingConfig, CacheConfig, Config, Granularity};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// What `model.toml` may override; anything absent falls back to the global value.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelToml {
+    /// Inference threads for this model.
+    pub workers: Option<usize>,
+    /// Whether NaN / infinite inputs may reach the model (default: refused with 400).
+    pub allow_nan: Option<bool>,
+    /// Cache overrides.
+    pub cache: CacheOverride,
+    /// Batching overrides.
+    pub batching: BatchingOverride,
+}
+
+/// `[cache]` in `model.toml`; the byte bound stays global because the cache is shared.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheOverride {
+    /// Cache this model's results at all.
+    pub enabled: Option<bool>,
+    /// Time to live of this model's results.
+    #[serde(deserialize_with = "units::opt_duration")]
+    pub ttl: Option<Duration>,
+    /// Per row or per request.
+    pub granularity: Option<Granularity>,
+}
+
+/// `[batching]` in `model.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchingOverride {
+    /// Most rows per model run for this model.
+    pub max_batch_size: Option<usize>,
+    /// Longest a batch of this model waits to fill.
+    #[serde(deserialize_with = "units::opt_duration")]
+    pub max_queue_delay: Option<Duration>,
+    /// Queue bound for this model.
+    pub queue_capacity: Option<usize>,
+}
+
+/// Settings in force for one model, after layering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    /// Inference threads.
+    pub workers: usize,
+    /// Whether non-finite inputs are passed to the model.
+    pub allow_nan: bool,
+    /// Cache settings.
+    pub cache: CacheConfig,
+    /// Batching settings.
+    pub batching: BatchingConfig,
+}
+
+impl ModelToml {
+    /// Parses `model.toml` text; `name` is used in the error.
+    pub fn parse(text: &str, name: &str) -> Result<ModelToml, String> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| format!("{name} is not valid TOML: {e}"))?;
+        serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| format!("invalid setting {} in {name}: {}", e.path(), e.inner()))
+    }
+
+    /// Layers these overrides on the global configuration.
+    pub fn resolve(&self, global: &Config) -> Result<ModelSettings, String> {
+        let b = &self.batching;
+        let c = &self.cache;
+        let settings = ModelSettings {
+            workers: match self.workers {
+                Some(n) if n > 0 => n,
+                _ => global.worker_threads(),
+            },
+            allow_nan: self.allow_nan.unwrap_or(false),
+            cache: CacheConfig {
+                enabled: c.enabled.unwrap_or(global.cache.enabled) && global.cache.enabled,
+                max_bytes: global.cache.max_bytes,
+                ttl: c.ttl.unwrap_or(global.cache.ttl),
+                granularity: c.granularity.unwrap_or(global.cache.granularity),
+            },
+            batching: BatchingConfig {
+                max_batch_size: b.max_batch_size.unwrap_or(global.batching.max_batch_size),
+                max_queue_delay: b.max_queue_delay.unwrap_or(global.batching.max_queue_delay),
+                queue_capacity: b.queue_capacity.unwrap_or(global.batching.queue_capacity),
+            },
+        };
+        if settings.batching.max_batch_size == 0 || settings.batching.queue_capacity == 0 {
+            return Err(
+                "batching.max_batch_size and batching.queue_capacity must be greater than 0".into(),
+            );
+        }
+        Ok(settings)
+    }
+}

@@ -1,0 +1,108 @@
+use super::*;
+
+fn sources(file: Option<&str>, env: &[(&str, &str)], flags: &[(&str, &str)]) -> Sources {
+    Sources {
+        file: file.map(|t| ("inferd.toml".to_string(), t.to_string())),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        flags: flags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+#[test]
+fn defaults_match_the_spec() {
+    let c = Config::load(&Sources::default()).unwrap();
+    assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(c.cache.ttl, Duration::from_secs(60));
+    assert_eq!(c.max_body_bytes, 16 << 20);
+    assert_eq!(c.batching.max_batch_size, 64);
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn flag_beats_env_beats_file_beats_default() {
+    let file = "listen = \"127.0.0.1:1000\"\n[cache]\nttl = \"5s\"\nmax_bytes = \"1MiB\"\n[batching]\nmax_batch_size = 8";
+    let env = [
+        ("INFERD_LISTEN", "127.0.0.1:2000"),
+        ("INFERD_CACHE__TTL", "7s"),
+        ("PATH", "/bin"),
+    ];
+    let flags = [("listen", "127.0.0.1:3000")];
+    let c = Config::load(&sources(Some(file), &env, &flags)).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:3000", "flag wins");
+    assert_eq!(c.cache.ttl, Duration::from_secs(7), "env beats file");
+    assert_eq!(c.cache.max_bytes, 1 << 20, "file beats default");
+    assert_eq!(c.batching.max_batch_size, 8);
+    assert_eq!(
+        c.batching.queue_capacity, 1024,
+        "default when nobody sets it"
+    );
+
+    let c = Config::load(&sources(Some(file), &env, &[])).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:2000", "env beats file");
+}
+
+#[test]
+fn bad_value_names_key_value_source_and_what_is_allowed() {
+    let err = Config::load(&sources(
+        None,
+        &[("INFERD_BATCHING__MAX_BATCH_SIZE", "lots")],
+        &[],
+    ))
+    .unwrap_err();
+    assert!(err.contains("batching.max_batch_size"), "{err}");
+    assert!(err.contains("lots"), "{err}");
+    assert!(err.contains("INFERD_BATCHING__MAX_BATCH_SIZE"), "{err}");
+    assert!(err.contains("usize") || err.contains("integer"), "{err}");
+
+    let err = Config::load(&sources(Some("[cache]\nttl = \"soon\""), &[], &[])).unwrap_err();
+    assert!(err.contains("cache.ttl") && err.contains("soon"), "{err}");
+    assert!(err.contains("\"30s\""), "says what is allowed: {err}");
+    assert!(err.contains("config file inferd.toml"), "{err}");
+
+    let err = Config::load(&sources(None, &[], &[("log.format", "xml")])).unwrap_err();
+    assert!(err.contains("log.format") && err.contains("xml"), "{err}");
+    assert!(err.contains("json") && err.contains("pretty"), "{err}");
+}
+
+#[test]
+fn unknown_keys_and_zero_bounds_are_refused() {
+    let err = Config::load(&sources(None, &[("INFERD_CACHE__TLL", "5s")], &[])).unwrap_err();
+    assert!(
+        err.contains("tll") && err.contains("unknown field"),
+        "{err}"
+    );
+    let err = Config::load(&sources(
+        None,
+        &[("INFERD_BATCHING__QUEUE_CAPACITY", "0")],
+        &[],
+    ))
+    .unwrap_err();
+    assert!(err.contains("batching.queue_capacity = 0"), "{err}");
+    let err = Config::load(&sources(None, &[("INFERD_LISTEN", "nowhere")], &[])).unwrap_err();
+    assert!(err.contains("listen") && err.contains("nowhere"), "{err}");
+}
+
+#[test]
+fn model_toml_overrides_global_settings() {
+    let global = Config::load(&Sources::default()).unwrap();
+    let m = model::ModelToml::parse(
+        "[cache]\nttl = \"2s\"\n[batching]\nmax_batch_size = 4",
+        "m/model.toml",
+    )
+    .unwrap();
+    let s = m.resolve(&global).unwrap();
+    assert_eq!(s.cache.ttl, Duration::from_secs(2));
+    assert_eq!(s.batching.max_batch_size, 4);
+    assert_eq!(s.batching.queue_capacity, 1024);
+    let err = model::ModelToml::parse("[cache]\nttl = 5", "m/model.toml").unwrap_err();
+    assert!(
+        err.contains("cache.ttl") && err.contains("m/model.toml"),
+        "{err}"
+    );
+}

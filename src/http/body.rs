@@ -1,0 +1,91 @@
+//! Request bodies: content-type check, size limit and JSON parsing, with every failure
+//! turned into the service's own error body instead of axum's plain-text rejections.
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::request::CachePolicy;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// A body that must be JSON (or carry no content type at all, as curl's `-d` does not).
+pub(crate) struct JsonBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<JsonBytes, ApiError> {
+        check_json_content_type(req.headers())?;
+        read_body(req, state).await.map(JsonBytes)
+    }
+}
+
+/// Any body, size-limited, for routes that accept binary payloads.
+pub(crate) struct AnyBytes(pub Bytes);
+
+impl FromRequest<AppState> for AnyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<AnyBytes, ApiError> {
+        read_body(req, state).await.map(AnyBytes)
+    }
+}
+
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "the request body is larger than max_body_bytes ({} bytes)",
+                state.max_body_bytes
+            ))
+        } else {
+            ApiError::bad_request(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            ))
+        }
+    })
+}
+
+/// 415 unless the content type is absent or JSON.
+pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("");
+    let mime = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || mime.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "expected Content-Type: application/json, got {text:?}"
+        )))
+    }
+}
+
+/// Parses JSON, naming what was wrong and where.
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Reads `Cache-Control: no-cache` / `no-store` (SPEC §4).
+pub(crate) fn cache_policy(headers: &HeaderMap) -> CachePolicy {
+    let mut policy = CachePolicy::Use;
+    for value in headers.get_all(header::CACHE_CONTROL) {
+        for directive in value.to_str().unwrap_or("").split(',') {
+            match directive.trim().to_ascii_lowercase().as_str() {
+                "no-store" => return CachePolicy::Bypass,
+                "no-cache" => policy = CachePolicy::Refresh,
+                _ => {}
+            }
+        }
+    }
+    policy
+}

@@ -1,0 +1,444 @@
+//! JSON tensors: nested number arrays in, nested number arrays out.
+//!
+//! Parsing goes straight from the request bytes into a flat value list plus a shape,
+//! checking that the nesting is rectangular as it goes, so no `serde_json::Value` tree
+//! is ever built on the hot path. The protocols differ only in where such arrays sit in
+//! the body; all of them use this one decoder and this one encoder.
+
+use crate::tensor::{DataType, Tensor};
+use bytes::Bytes;
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+use std::fmt;
+
+/// One JSON leaf, kept exact until the target datatype is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    /// A number with a fraction or exponent (or NaN/Infinity given as a string).
+    Float(f64),
+    /// A negative integer.
+    Int(i64),
+    /// A non-negative integer.
+    Uint(u64),
+    /// `true` / `false`.
+    Bool(bool),
+}
+
+/// A rectangular nested JSON array (or a single scalar), flattened row-major.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Nested {
+    /// Dimensions, outermost first; empty for a bare scalar.
+    pub shape: Vec<usize>,
+    /// Leaves in row-major order.
+    pub values: Vec<Scalar>,
+}
+
+impl<'de> de::Deserialize<'de> for Nested {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Nested, D::Error> {
+        let mut collector = Collector::default();
+        Level {
+            collector: &mut collector,
+            depth: 0,
+        }
+        .deserialize(deserializer)?;
+        Ok(collector.finish())
+    }
+}
+
+/// Accumulates leaves and the length seen at each depth.
+#[derive(Default)]
+pub(crate) struct Collector {
+    values: Vec<Scalar>,
+    dims: Vec<Option<usize>>,
+    rank: Option<usize>,
+}
+
+impl Collector {
+    /// A seed that parses one value at `depth` into this collector.
+    pub(crate) fn level(&mut self, depth: usize) -> Level<'_> {
+        Level {
+            collector: self,
+            depth,
+        }
+    }
+
+    /// The flattened result.
+    pub(crate) fn finish(self) -> Nested {
+        let rank = self.rank.unwrap_or(self.dims.len());
+        let shape = self.dims[..rank].iter().map(|d| d.unwrap_or(0)).collect();
+        Nested {
+            shape,
+            values: self.values,
+        }
+    }
+
+    fn leaf<E: de::Error>(&mut self, depth: usize, value: Scalar) -> Result<(), E> {
+        match self.rank {
+            None => self.rank = Some(depth),
+            Some(rank) if rank != depth => {
+                return Err(E::custom(format!(
+                    "array nesting is not rectangular: found a number at depth {depth}, expected depth {rank}"
+                )))
+            }
+            Some(_) => {}
+        }
+        self.values.push(value);
+        Ok(())
+    }
+
+    /// Records an array of `len` elements at `depth`, checking it matches its peers.
+    pub(crate) fn sequence<E: de::Error>(&mut self, depth: usize, len: usize) -> Result<(), E> {
+        if self.rank.is_some_and(|rank| depth >= rank) {
+            return Err(E::custom(format!(
+                "array nesting is not rectangular: found an array at depth {depth} where a number was expected"
+            )));
+        }
+        if self.dims.len() <= depth {
+            self.dims.resize(depth + 1, None);
+        }
+        match self.dims[depth] {
+            None => self.dims[depth] = Some(len),
+            Some(seen) if seen != len => {
+                return Err(E::custom(format!(
+                    "array nesting is not rectangular: dimension {depth} has length {len} here and {seen} elsewhere"
+                )))
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes one level of nesting into the shared collector.
+pub(crate) struct Level<'a> {
+    collector: &'a mut Collector,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Level<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number, a boolean or an array of them")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut len = 0;
+        while seq
+            .next_element_seed(Level {
+                collector: &mut *self.collector,
+                depth: self.depth + 1,
+            })?
+            .is_some()
+        {
+            len += 1;
+        }
+        self.collector.sequence(self.depth, len)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.collector.leaf(self.depth, Scalar::Float(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        let s = if v >= 0 {
+            Scalar::Uint(v as u64)
+        } else {
+            Scalar::Int(v)
+        };
+        self.collector.leaf(self.depth, s)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.collector.leaf(self.depth, Scalar::Uint(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.collector.leaf(self.depth, Scalar::Bool(v))
+    }
+
+    /// TF Serving accepts these spellings for non-finite floats; so do we.
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        let f = match v {
+            "NaN" | "nan" => f64::NAN,
+            "Infinity" | "inf" => f64::INFINITY,
+            "-Infinity" | "-inf" => f64::NEG_INFINITY,
+            _ => {
+                return Err(E::custom(format!(
+                    "expected a number, found the string {v:?}"
+                )))
+            }
+        };
+        self.collector.leaf(self.depth, Scalar::Float(f))
+    }
+}
+
+impl Nested {
+    /// Converts to a typed tensor, checking every value fits `dtype` exactly.
+    ///
+    /// `what` names the field for error messages (e.g. "input `x`").
+    pub fn to_tensor(
+        &self,
+        dtype: DataType,
+        shape: Vec<usize>,
+        what: &str,
+    ) -> Result<Tensor, String> {
+        let mut data = Vec::with_capacity(self.values.len() * dtype.size());
+        for (i, &v) in self.values.iter().enumerate() {
+            push_scalar(&mut data, dtype, v)
+                .map_err(|why| format!("{what}: element {i} ({}) {why}", describe(v)))?;
+        }
+        Tensor::new(dtype, shape, Bytes::from(data)).map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+fn describe(v: Scalar) -> String {
+    match v {
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Uint(u) => u.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }
+}
+
+/// Appends `v` as a little-endian `dtype` element, refusing lossy conversions.
+fn push_scalar(out: &mut Vec<u8>, dtype: DataType, v: Scalar) -> Result<(), String> {
+    macro_rules! int {
+        ($t:ty) => {{
+            let x: $t = match v {
+                Scalar::Uint(u) => <$t>::try_from(u).map_err(|_| out_of_range(dtype))?,
+                Scalar::Int(i) => <$t>::try_from(i).map_err(|_| out_of_range(dtype))?,
+                Scalar::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                    let i = f as i128;
+                    <$t>::try_from(i).map_err(|_| out_of_range(dtype))?
+                }
+                Scalar::Float(_) => return Err(format!("is not an integer, expected {dtype}")),
+                Scalar::Bool(_) => return Err(format!("is a boolean, expected {dtype}")),
+            };
+            out.extend_from_slice(&x.to_le_bytes());
+        }};
+    }
+    let float = |v: Scalar| -> Result<f64, String> {
+        match v {
+            Scalar::Float(f) => Ok(f),
+            Scalar::Int(i) => Ok(i as f64),
+            Scalar::Uint(u) => Ok(u as f64),
+            Scalar::Bool(_) => Err(format!("is a boolean, expected {dtype}")),
+        }
+    };
+    match dtype {
+        DataType::Bool => match v {
+            Scalar::Bool(b) => out.push(u8::from(b)),
+            Scalar::Uint(u @ (0 | 1)) => out.push(u as u8),
+            _ => return Err("is not a boolean, expected BOOL (true/false)".into()),
+        },
+        DataType::U8 => int!(u8),
+        DataType::U16 => int!(u16),
+        DataType::U32 => int!(u32),
+        DataType::U64 => int!(u64),
+        DataType::I8 => int!(i8),
+        DataType::I16 => int!(i16),
+        DataType::I32 => int!(i32),
+        DataType::I64 => int!(i64),
+        DataType::F16 => out.extend_from_slice(&half::f16::from_f64(float(v)?).to_le_bytes()),
+        DataType::F32 => out.extend_from_slice(&(float(v)? as f32).to_le_bytes()),
+        DataType::F64 => out.extend_from_slice(&float(v)?.to_le_bytes()),
+    }
+    Ok(())
+}
+
+fn out_of_range(dtype: DataType) -> String {
+    format!("is out of range for {dtype}")
+}
+
+/// Serializes a tensor's values as nested JSON arrays following its shape.
+pub struct NestedOut<'a> {
+    /// The tensor to write.
+    pub tensor: &'a Tensor,
+}
+
+/// Serializes a tensor's values as one flat JSON array (V2 `data`).
+pub struct FlatOut<'a> {
+    /// The tensor to write.
+    pub tensor: &'a Tensor,
+}
+
+impl Serialize for NestedOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.tensor;
+        let size = t.dtype.size();
+        if t.shape.is_empty() {
+            return Element(t.dtype, &t.data[..size]).serialize(s);
+        }
+        Dims {
+            dtype: t.dtype,
+            shape: &t.shape,
+            data: &t.data,
+        }
+        .serialize(s)
+    }
+}
+
+impl Serialize for FlatOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.tensor;
+        let size = t.dtype.size();
+        let mut seq = s.serialize_seq(Some(t.len()))?;
+        for chunk in t.data.chunks_exact(size) {
+            seq.serialize_element(&Element(t.dtype, chunk))?;
+        }
+        seq.end()
+    }
+}
+
+/// One nesting level of an output tensor.
+struct Dims<'a> {
+    dtype: DataType,
+    shape: &'a [usize],
+    data: &'a [u8],
+}
+
+impl Serialize for Dims<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.shape[0];
+        let mut seq = s.serialize_seq(Some(n))?;
+        if self.shape.len() == 1 {
+            for chunk in self.data.chunks_exact(self.dtype.size()) {
+                seq.serialize_element(&Element(self.dtype, chunk))?;
+            }
+        } else {
+            let inner: usize = self.shape[1..].iter().product::<usize>() * self.dtype.size();
+            for i in 0..n {
+                seq.serialize_element(&Dims {
+                    dtype: self.dtype,
+                    shape: &self.shape[1..],
+                    data: &self.data[i * inner..(i + 1) * inner],
+                })?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// One element, written in its own type so f32 prints its shortest exact form.
+struct Element<'a>(DataType, &'a [u8]);
+
+impl Serialize for Element<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.1;
+        match self.0 {
+            DataType::Bool => s.serialize_bool(b[0] != 0),
+            DataType::U8 => s.serialize_u8(b[0]),
+            DataType::I8 => s.serialize_i8(b[0] as i8),
+            DataType::U16 => s.serialize_u16(u16::from_le_bytes([b[0], b[1]])),
+            DataType::I16 => s.serialize_i16(i16::from_le_bytes([b[0], b[1]])),
+            DataType::U32 => s.serialize_u32(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            DataType::I32 => s.serialize_i32(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            DataType::U64 => s.serialize_u64(u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            DataType::I64 => s.serialize_i64(i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            DataType::F16 => finite_or_null(s, half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+            DataType::F32 => finite_or_null(s, f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            DataType::F64 => {
+                let v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+                if v.is_finite() {
+                    s.serialize_f64(v)
+                } else {
+                    s.serialize_str(non_finite_name(v))
+                }
+            }
+        }
+    }
+}
+
+/// JSON has no NaN: write the TF Serving spellings, which our decoder also reads.
+fn finite_or_null<S: Serializer>(s: S, v: f32) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f32(v)
+    } else {
+        s.serialize_str(non_finite_name(f64::from(v)))
+    }
+}
+
+fn non_finite_name(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Nested, String> {
+        serde_json::from_str(s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn nested_arrays_flatten_with_shape() {
+        let n = parse("[[1, 2.5, -3], [4, 5, 6]]").unwrap();
+        assert_eq!(n.shape, vec![2, 3]);
+        assert_eq!(n.values[1], Scalar::Float(2.5));
+        assert_eq!(n.values[2], Scalar::Int(-3));
+        assert_eq!(parse("7").unwrap().shape, Vec::<usize>::new());
+        assert_eq!(parse("[]").unwrap().shape, vec![0]);
+    }
+
+    #[test]
+    fn ragged_arrays_are_rejected() {
+        assert!(parse("[[1, 2], [3]]")
+            .unwrap_err()
+            .contains("not rectangular"));
+        assert!(parse("[[1, 2], 3]")
+            .unwrap_err()
+            .contains("not rectangular"));
+        assert!(parse("[1, [2]]").unwrap_err().contains("not rectangular"));
+        assert!(parse(r#"[1, "x"]"#)
+            .unwrap_err()
+            .contains("expected a number"));
+    }
+
+    #[test]
+    fn conversion_refuses_lossy_values() {
+        let n = parse("[1, 300]").unwrap();
+        let err = n.to_tensor(DataType::U8, vec![2], "input `x`").unwrap_err();
+        assert!(
+            err.contains("element 1 (300) is out of range for UINT8"),
+            "{err}"
+        );
+        let err = parse("[1.5]")
+            .unwrap()
+            .to_tensor(DataType::I32, vec![1], "x")
+            .unwrap_err();
+        assert!(err.contains("is not an integer"), "{err}");
+        let t = parse("[1, 2.5]")
+            .unwrap()
+            .to_tensor(DataType::F32, vec![2], "x")
+            .unwrap();
+        assert_eq!(t.to_f64_vec(), vec![1.0, 2.5]);
+    }
+
+    #[test]
+    fn output_round_trips_through_json() {
+        let t = Tensor::from_f32(vec![2, 2], &[0.1, 2.0, f32::NAN, -4.25]).unwrap();
+        let s = serde_json::to_string(&NestedOut { tensor: &t }).unwrap();
+        assert_eq!(s, r#"[[0.1,2.0],["NaN",-4.25]]"#);
+        let back = parse(&s)
+            .unwrap()
+            .to_tensor(DataType::F32, vec![2, 2], "x")
+            .unwrap();
+        assert_eq!(back.data[..4], t.data[..4]);
+        let flat = serde_json::to_string(&FlatOut { tensor: &t }).unwrap();
+        assert_eq!(flat, r#"[0.1,2.0,"NaN",-4.25]"#);
+    }
+}

@@ -1,0 +1,101 @@
+//! inferd: a model-serving HTTP service for ONNX models on CPU.
+//!
+//! How a request flows:
+//! - [`http`] receives it on one of three protocols (`/predict`, TF Serving REST,
+//!   KServe V2) and translates it into a [`request::InferRequest`];
+//! - [`inference`] is the one path to a model: it resolves the model in the
+//!   [`repository`], checks the inputs against the model's signature
+//!   ([`request::bind`]), and queues the rows on that model's [`batcher`];
+//! - the [`batcher`] stacks rows from many requests and runs the [`model`] on
+//!   dedicated inference threads, never on the async runtime's workers;
+//! - [`metrics`] are registered on one registry built in [`run`] and handed down;
+//! - [`config`] layers defaults, `config/inferd.toml`, `INFERD_*` and flags;
+//! - [`shutdown`] flips readiness and drains under a grace period.
+
+pub mod batcher;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod inference;
+pub mod json;
+pub mod metrics;
+pub mod model;
+pub mod repository;
+pub mod request;
+pub mod shutdown;
+pub mod tensor;
+pub mod testing;
+
+use config::Config;
+use http::AppState;
+use inference::Inference;
+use metrics::Metrics;
+use repository::Repository;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Loads the model repository and serves on `listener` until `shutdown` completes,
+/// then drains for at most `shutdown_grace_period`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Metrics::new(prometheus::Registry::new())?;
+    let repository = Repository::load(&config, &metrics)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let state = app_state(&config, Arc::new(repository), metrics);
+    serve(state, listener, shutdown, config.shutdown_grace_period).await
+}
+
+/// Builds the handlers' shared state from a loaded repository.
+pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics) -> AppState {
+    AppState {
+        inference: Inference {
+            repository,
+            default_model: config.default_model.as_str().into(),
+            request_timeout: config.request_timeout,
+            metrics: metrics.clone(),
+        },
+        metrics,
+        draining: Arc::new(AtomicBool::new(false)),
+        max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+    }
+}
+
+/// Serves `state` on `listener`; on `shutdown`, turns `/readyz` to 503, stops
+/// accepting, answers what is in flight, and returns after at most `grace`.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let draining = state.draining.clone();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        draining.store(true, Ordering::SeqCst);
+        tracing::info!("shutdown requested: draining in-flight requests");
+        let _ = started_tx.send(());
+    };
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(signal);
+    let grace_over = async move {
+        if started_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = grace_over => tracing::warn!("shutdown grace period over; exiting with requests still in flight"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The `inferd` binary: parse flags, load the configuration, set up logs, bind, serve.
+
+use clap::Parser;
+use inferd::config::{Config, LogFormat, Sources};
+use std::path::PathBuf;
+
+/// Serve ONNX models over HTTP (`/predict`, TF Serving REST, KServe V2).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (missing is fine unless given explicitly).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Folder of models: <model>/<version>/model.onnx.
+    #[arg(long)]
+    model_repository: Option<String>,
+    /// Model answering /predict when the body names none.
+    #[arg(long)]
+    default_model: Option<String>,
+    /// Inference threads per model version (0 = one per core).
+    #[arg(long)]
+    workers: Option<String>,
+    /// Log format: json or pretty.
+    #[arg(long)]
+    log_format: Option<String>,
+    /// Log filter, e.g. info or inferd=debug.
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Any other key, e.g. --set cache.ttl=5s (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl Cli {
+    fn flags(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut flags = Vec::new();
+        let named = [
+            ("listen", &self.listen),
+            ("model_repository", &self.model_repository),
+            ("default_model", &self.default_model),
+            ("workers", &self.workers),
+            ("log.format", &self.log_format),
+            ("log.level", &self.log_level),
+        ];
+        for (key, value) in named {
+            if let Some(v) = value {
+                flags.push((key.to_string(), v.clone()));
+            }
+        }
+        for pair in &self.set {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got {pair:?}"))?;
+            flags.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Ok(flags)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut sources = Sources {
+        env: std::env::vars().collect(),
+        flags: cli.flags()?,
+        ..Sources::default()
+    };
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("config/inferd.toml"));
+    let config = sources
+        .read_file(&path, cli.config.is_some())
+        .and_then(|()| Config::load(&sources))
+        .unwrap_or_else(|message| {
+            eprintln!("inferd: {message}");
+            std::process::exit(2);
+        });
+    init_logs(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (listen): {e}", config.listen))?;
+        inferd::run(config, listener, inferd::shutdown::signal()).await
+    })
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Pretty => builder.pretty().init(),
+    }
+}

@@ -1,0 +1,77 @@
+//! What a servable model is: a signature and a batch prediction.
+//!
+//! The trait is small on purpose (as in text-embeddings-inference's `Backend`): the
+//! batcher, the cache and the tests only need `signature()` and `predict()`, so a test
+//! can count calls on a fake model and the engine can change without touching them.
+
+pub mod onnx;
+mod onnx_ml;
+
+use crate::tensor::{DataType, Tensor};
+
+/// One named input or output of a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Name in the model file.
+    pub name: String,
+    /// Element type.
+    pub dtype: DataType,
+    /// Dimensions, `-1` where dynamic (the batch dimension first, for batched models).
+    pub shape: Vec<i64>,
+}
+
+impl TensorSpec {
+    /// Whether a concrete shape fits this spec (dynamic dimensions match anything).
+    pub fn accepts_shape(&self, shape: &[usize]) -> bool {
+        shape.len() == self.shape.len()
+            && self
+                .shape
+                .iter()
+                .zip(shape)
+                .all(|(&want, &got)| want < 0 || want as usize == got)
+    }
+
+    /// Number of elements in one row, when every dimension after the first is fixed.
+    pub fn row_len(&self) -> Option<usize> {
+        self.shape
+            .iter()
+            .skip(1)
+            .map(|&d| usize::try_from(d).ok())
+            .product()
+    }
+}
+
+/// Inputs and outputs of a model, in the model's own order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// Inputs, in the order `predict` takes them.
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs, in the order `predict` returns them.
+    pub outputs: Vec<TensorSpec>,
+}
+
+impl Signature {
+    /// Whether rows are independent along a dynamic first dimension on every input
+    /// and output, so requests can be stacked into batches and split per row.
+    pub fn is_batched(&self) -> bool {
+        self.inputs
+            .iter()
+            .chain(&self.outputs)
+            .all(|t| t.shape.first() == Some(&-1))
+    }
+}
+
+/// An engine failure, converted to an internal error at the request boundary.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(pub String);
+
+/// A loaded model that can answer a batch.
+pub trait Model: Send + Sync + 'static {
+    /// Names, types and shapes of inputs and outputs.
+    fn signature(&self) -> &Signature;
+
+    /// Runs the model on inputs in signature order (validated by the caller) and
+    /// returns outputs in signature order, with the same number of rows.
+    fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError>;
+}

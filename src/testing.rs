@@ -1,0 +1,103 @@
+//! A fake model for tests and benchmarks: counts its calls, records its batch sizes,
+//! and can be told to block, fail or panic, so queueing, batching and error paths can
+//! be exercised without depending on an engine's timing.
+
+use crate::model::{Model, ModelError, Signature, TensorSpec};
+use crate::tensor::{DataType, Tensor};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+
+/// What the fake does when called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answer `y = x0 + 10 * x1` per row.
+    Answer,
+    /// Return an engine error.
+    Fail,
+    /// Panic inside `predict`.
+    Panic,
+}
+
+/// Input `x` FP32 `[-1, 2]`, output `y` FP32 `[-1, 1]` = `x0 + 10 * x1`.
+pub struct FakeModel {
+    signature: Signature,
+    behaviour: Behaviour,
+    /// Model runs so far.
+    pub calls: AtomicUsize,
+    /// Rows of every run, in order.
+    pub batches: Mutex<Vec<usize>>,
+    /// When set, each run first waits for one message (or for the sender to drop).
+    gate: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl FakeModel {
+    /// A fake with the given behaviour.
+    pub fn new(behaviour: Behaviour) -> FakeModel {
+        let spec = |name: &str, cols| TensorSpec {
+            name: name.into(),
+            dtype: DataType::F32,
+            shape: vec![-1, cols],
+        };
+        FakeModel {
+            signature: Signature {
+                inputs: vec![spec("x", 2)],
+                outputs: vec![spec("y", 1)],
+            },
+            behaviour,
+            calls: AtomicUsize::new(0),
+            batches: Mutex::new(Vec::new()),
+            gate: Mutex::new(None),
+        }
+    }
+
+    /// Makes every run wait for a message on the returned sender.
+    pub fn gated(self) -> (FakeModel, mpsc::Sender<()>) {
+        let (tx, rx) = mpsc::channel();
+        *self.gate.lock().expect("gate lock") = Some(rx);
+        (self, tx)
+    }
+
+    /// Model runs so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Rows of every run so far.
+    pub fn batches(&self) -> Vec<usize> {
+        self.batches.lock().expect("batches lock").clone()
+    }
+
+    /// The answer this model gives for one row.
+    pub fn expected(x0: f32, x1: f32) -> f32 {
+        x0 + 10.0 * x1
+    }
+}
+
+impl Model for FakeModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
+        if let Some(gate) = self.gate.lock().expect("gate lock").as_ref() {
+            let _ = gate.recv();
+        }
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.batches
+            .lock()
+            .expect("batches lock")
+            .push(inputs[0].rows());
+        match self.behaviour {
+            Behaviour::Answer => {}
+            Behaviour::Fail => return Err(ModelError("secret engine detail".into())),
+            Behaviour::Panic => panic!("fake model panicked"),
+        }
+        let x: Vec<f32> = inputs[0].to_f64_vec().iter().map(|&v| v as f32).collect();
+        let y: Vec<f32> = x
+            .chunks(2)
+            .map(|r| FakeModel::expected(r[0], r[1]))
+            .collect();
+        let out = Tensor::from_f32(vec![y.len(), 1], &y).map_err(ModelError)?;
+        Ok(vec![out])
+    }
+}
