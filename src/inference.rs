@@ -1,9 +1,13 @@
 //! The one path every protocol takes to a model: resolve, bind, cache, batch.
 
+mod cached;
+
+use crate::cache::ResultCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::repository::Repository;
-use crate::request::{bind, CacheStatus, InferRequest, InferResponse};
+use crate::repository::{Repository, Servable};
+use crate::request::{bind, Bound, CachePolicy, CacheStatus, InferRequest, InferResponse};
+use crate::tensor::Tensor;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -17,8 +21,10 @@ pub struct Inference {
     pub default_model: Arc<str>,
     /// Deadline given to each request.
     pub request_timeout: Duration,
-    /// Where rejections are counted.
+    /// Where rejections and cache lookups are counted.
     pub metrics: Metrics,
+    /// The result cache; `None` when `cache.enabled = false`.
+    pub cache: Option<Arc<ResultCache>>,
 }
 
 impl Inference {
@@ -39,21 +45,62 @@ impl Inference {
                 .with_label_values(&[&servable.name, "invalid"])
                 .inc();
         })?;
-        let deadline = Some(Instant::now() + self.request_timeout);
-        let outputs = servable
-            .batcher
-            .submit(bound.inputs, bound.rows, deadline)
-            .await?;
-        let sig = servable.model.signature();
-        Ok(InferResponse {
-            model: servable.name.clone(),
-            version: servable.version,
-            outputs: bound
-                .outputs
-                .iter()
-                .map(|&i| (sig.outputs[i].name.clone(), outputs[i].clone()))
-                .collect(),
-            cache: CacheStatus::Bypass,
-        })
+        let deadline = Instant::now() + self.request_timeout;
+        let (outputs, cache) = match self.cache_for(&servable, req.cache) {
+            Some((cache, lookup)) => {
+                cached::infer(self, cache, &servable, &bound, lookup, deadline).await?
+            }
+            None => {
+                self.count_lookups(&servable, "bypass", bound.rows);
+                let outputs = servable
+                    .batcher
+                    .submit(bound.inputs.clone(), bound.rows, Some(deadline))
+                    .await?;
+                (outputs, CacheStatus::Bypass)
+            }
+        };
+        Ok(respond(&servable, &bound, outputs, cache))
+    }
+
+    /// The cache to use and whether to look up in it, or `None` to bypass it.
+    fn cache_for(&self, servable: &Servable, policy: CachePolicy) -> Option<(&ResultCache, bool)> {
+        let cache = self
+            .cache
+            .as_deref()
+            .filter(|_| servable.settings.cache.enabled)?;
+        match policy {
+            CachePolicy::Use => Some((cache, true)),
+            CachePolicy::Refresh => Some((cache, false)),
+            CachePolicy::Bypass => None,
+        }
+    }
+
+    fn count_lookups(&self, servable: &Servable, result: &str, rows: usize) {
+        if rows > 0 {
+            self.metrics
+                .cache_lookups
+                .with_label_values(&[&servable.name, result])
+                .inc_by(rows as u64);
+        }
+    }
+}
+
+/// Keeps the requested outputs, named, in the model's order.
+fn respond(
+    servable: &Servable,
+    bound: &Bound,
+    outputs: Vec<Tensor>,
+    cache: CacheStatus,
+) -> InferResponse {
+    let sig = servable.model.signature();
+    InferResponse {
+        model: servable.name.clone(),
+        version: servable.version,
+        outputs: bound
+            .outputs
+            .iter()
+            .map(|&i| (sig.outputs[i].name.clone(), outputs[i].clone()))
+            .collect(),
+        cache,
     }
 }

@@ -247,8 +247,21 @@ fn push_scalar(out: &mut Vec<u8>, dtype: DataType, v: Scalar) -> Result<(), Stri
         DataType::I16 => int!(i16),
         DataType::I32 => int!(i32),
         DataType::I64 => int!(i64),
-        DataType::F16 => out.extend_from_slice(&half::f16::from_f64(float(v)?).to_le_bytes()),
-        DataType::F32 => out.extend_from_slice(&(float(v)? as f32).to_le_bytes()),
+        DataType::F16 => {
+            let x = float(v)?;
+            let h = half::f16::from_f64(x);
+            if x.is_finite() && !h.is_finite() {
+                return Err(out_of_range(dtype));
+            }
+            out.extend_from_slice(&h.to_le_bytes())
+        }
+        DataType::F32 => {
+            let x = float(v)?;
+            if x.is_finite() && !(x as f32).is_finite() {
+                return Err(out_of_range(dtype));
+            }
+            out.extend_from_slice(&(x as f32).to_le_bytes())
+        }
         DataType::F64 => out.extend_from_slice(&float(v)?.to_le_bytes()),
     }
     Ok(())

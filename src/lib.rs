@@ -8,11 +8,13 @@
 //!   ([`request::bind`]), and queues the rows on that model's [`batcher`];
 //! - the [`batcher`] stacks rows from many requests and runs the [`model`] on
 //!   dedicated inference threads, never on the async runtime's workers;
+//! - the [`cache`] answers rows seen before and coalesces identical misses;
 //! - [`metrics`] are registered on one registry built in [`run`] and handed down;
 //! - [`config`] layers defaults, `config/inferd.toml`, `INFERD_*` and flags;
 //! - [`shutdown`] flips readiness and drains under a grace period.
 
 pub mod batcher;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -60,6 +62,12 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
             default_model: config.default_model.as_str().into(),
             request_timeout: config.request_timeout,
             metrics: metrics.clone(),
+            cache: config.cache.enabled.then(|| {
+                Arc::new(cache::ResultCache::new(
+                    config.cache.max_bytes,
+                    metrics.clone(),
+                ))
+            }),
         },
         metrics,
         draining: Arc::new(AtomicBool::new(false)),

@@ -58,6 +58,9 @@ async fn v2_ready(State(state): State<AppState>) -> Result<Json<serde_json::Valu
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(cache) = &state.inference.cache {
+        cache.update_gauges();
+    }
     (
         [(
             header::CONTENT_TYPE,

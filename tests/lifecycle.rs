@@ -1,0 +1,121 @@
+//! The real binary on a real socket: starts on port 0, serves, gets SIGTERM with a
+//! request in flight, answers it, and exits 0 (SPEC §8).
+
+mod common;
+
+use common::{assert_close, reference, repo_path};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Starts the binary and returns it with its bound address and its log lines.
+fn start() -> (Child, String, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inferd"))
+        .current_dir(repo_path(""))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start inferd");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        let log: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if log["fields"]["message"] == "listening" {
+            let address = log["fields"]["address"].as_str().unwrap().to_string();
+            return (child, address, rx);
+        }
+    }
+    let _ = child.kill();
+    panic!("inferd did not report listening within 60 s");
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, Value) {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn sigterm_drains_in_flight_request_and_exits_zero() {
+    let (mut child, address, logs) = start();
+    let r = reference("stock-forecaster");
+    let body = json!({ "instances": [r.inputs[0]] }).to_string();
+
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "POST /predict HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first.as_bytes()).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The request is accepted and half-read: now ask the server to stop.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let draining = Instant::now() + Duration::from_secs(10);
+    let mut saw_drain = false;
+    while Instant::now() < draining && !saw_drain {
+        if let Ok(line) = logs.recv_timeout(Duration::from_millis(200)) {
+            saw_drain = line.contains("shutdown requested");
+        }
+    }
+    assert!(saw_drain, "the server logged that it is draining");
+
+    stream.write_all(rest.as_bytes()).unwrap();
+    let (status, answer) = read_response(&mut stream);
+    assert_eq!(status, 200, "the in-flight request is answered: {answer}");
+    let got = answer["predictions"][0][0].as_f64().unwrap();
+    assert_close(got, f64::from(r.outputs[0][0]), "in-flight prediction");
+
+    let exit_by = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        if Instant::now() > exit_by {
+            let _ = child.kill();
+            panic!("inferd did not exit within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_inferd"))
+        .current_dir(repo_path(""))
+        .env("INFERD_BATCHING__MAX_BATCH_SIZE", "many")
+        .output()
+        .expect("run inferd");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("batching.max_batch_size"), "{err}");
+    assert!(err.contains("INFERD_BATCHING__MAX_BATCH_SIZE"), "{err}");
+    assert!(err.contains("many"), "{err}");
+}
