@@ -28,6 +28,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// Where waiters get a unit's answer once its leader has computed it.
+type Answer = watch::Receiver<Option<Arc<Entry>>>;
+
+/// Units being computed right now, by key.
+type Inflight = Arc<Mutex<HashMap<Bytes, Answer>>>;
+
 /// The outputs of one unit (a row or a whole request).
 #[derive(Debug)]
 pub struct Entry {
@@ -42,7 +48,7 @@ pub enum Lookup {
     /// A fresh answer.
     Hit(Arc<Entry>),
     /// Another request is computing this unit now: wait for its answer.
-    Wait(watch::Receiver<Option<Arc<Entry>>>),
+    Wait(Answer),
     /// Nobody has it: compute it and hand the answer to `Leader::finish`.
     Lead(Leader),
 }
@@ -52,7 +58,7 @@ pub enum Lookup {
 pub struct Leader {
     key: Bytes,
     sender: Option<watch::Sender<Option<Arc<Entry>>>>,
-    inflight: Arc<Mutex<HashMap<Bytes, watch::Receiver<Option<Arc<Entry>>>>>>,
+    inflight: Inflight,
 }
 
 /// moka's time-to-live backstop: entries older than the longest TTL leave memory.
@@ -73,7 +79,7 @@ impl moka::Expiry<Bytes, Arc<Entry>> for ExpireAt {
 pub struct ResultCache<S = RandomState> {
     entries: moka::sync::Cache<Bytes, Arc<Entry>, S>,
     /// Units being computed right now, for coalescing identical misses.
-    inflight: Arc<Mutex<HashMap<Bytes, watch::Receiver<Option<Arc<Entry>>>>>>,
+    inflight: Inflight,
     metrics: Metrics,
 }
 
@@ -188,7 +194,7 @@ impl Drop for Leader {
 }
 
 /// Waits for another request's computation; `None` if it failed or was cancelled.
-pub async fn wait(mut receiver: watch::Receiver<Option<Arc<Entry>>>) -> Option<Arc<Entry>> {
+pub async fn wait(mut receiver: Answer) -> Option<Arc<Entry>> {
     let found = receiver.wait_for(Option::is_some).await.ok()?;
     found.clone()
 }

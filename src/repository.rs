@@ -41,6 +41,15 @@ struct Versions {
     failed: BTreeMap<u64, String>,
 }
 
+/// A model's versions as reported by the status endpoints.
+#[derive(Default)]
+pub struct VersionList {
+    /// Servable versions, oldest first.
+    pub loaded: Vec<Arc<Servable>>,
+    /// Versions that failed to load, with the reason.
+    pub failed: Vec<(u64, String)>,
+}
+
 /// Everything servable, by model name.
 #[derive(Default)]
 pub struct Repository {
@@ -182,12 +191,12 @@ impl Repository {
     }
 
     /// Loaded versions of `name` (newest last) and failed versions with reasons.
-    pub fn versions(&self, name: &str) -> Option<(Vec<Arc<Servable>>, Vec<(u64, String)>)> {
+    pub fn versions(&self, name: &str) -> Option<VersionList> {
         let v = self.models.get(name)?;
-        Some((
-            v.loaded.values().cloned().collect(),
-            v.failed.iter().map(|(k, r)| (*k, r.clone())).collect(),
-        ))
+        Some(VersionList {
+            loaded: v.loaded.values().cloned().collect(),
+            failed: v.failed.iter().map(|(k, r)| (*k, r.clone())).collect(),
+        })
     }
 
     /// Whether at least one model version is servable.

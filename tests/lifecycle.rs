@@ -39,6 +39,7 @@ fn start() -> (Child, String, mpsc::Receiver<String>) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("inferd did not report listening within 60 s");
 }
 
@@ -100,6 +101,7 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
         }
         if Instant::now() > exit_by {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("inferd did not exit within 20 s of SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(50));

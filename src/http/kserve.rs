@@ -68,8 +68,9 @@ async fn model_metadata(
     let repo = &s.inference.repository;
     let newest = repo.resolve(&m, None)?;
     let mut body = metadata(&newest);
-    let (loaded, _) = repo.versions(&m).unwrap_or_default();
-    body["versions"] = json!(loaded
+    let list = repo.versions(&m).unwrap_or_default();
+    body["versions"] = json!(list
+        .loaded
         .iter()
         .map(|v| v.version.to_string())
         .collect::<Vec<_>>());

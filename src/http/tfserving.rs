@@ -178,11 +178,12 @@ fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, Api
     if let Some(v) = path.version {
         repo.resolve(&path.model, Some(v))?;
     }
-    let (loaded, failed) = repo
+    let list = repo
         .versions(&path.model)
         .ok_or_else(|| ApiError::NotFound(format!("model `{}` not found", path.model)))?;
     let wanted = |v: u64| path.version.is_none_or(|w| w == v);
-    let mut statuses: Vec<serde_json::Value> = loaded
+    let mut statuses: Vec<serde_json::Value> = list
+        .loaded
         .iter()
         .filter(|s| wanted(s.version))
         .map(|s| {
@@ -190,9 +191,14 @@ fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, Api
                    "status": {"error_code": "OK", "error_message": ""}})
         })
         .collect();
-    statuses.extend(failed.iter().filter(|(v, _)| wanted(*v)).map(|(v, why)| {
-        json!({"version": v.to_string(), "state": "END",
+    statuses.extend(
+        list.failed
+            .iter()
+            .filter(|(v, _)| wanted(*v))
+            .map(|(v, why)| {
+                json!({"version": v.to_string(), "state": "END",
                "status": {"error_code": "UNKNOWN", "error_message": why}})
-    }));
+            }),
+    );
     Ok(json!({ "model_version_status": statuses }))
 }
