@@ -106,3 +106,11 @@ fn model_toml_overrides_global_settings() {
         "{err}"
     );
 }
+
+#[test]
+fn shipped_config_file_holds_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/inferd.toml");
+    let mut sources = Sources::default();
+    sources.read_file(&path, true).unwrap();
+    assert_eq!(Config::load(&sources).unwrap(), Config::default());
+}
