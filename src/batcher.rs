@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::model::Model;
 use crate::tensor::Tensor;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
@@ -26,12 +27,36 @@ struct Job {
     /// Rows in this request.
     rows: usize,
     /// The waiting request; closed when the client has gone.
-    reply: oneshot::Sender<Result<Vec<Tensor>, ApiError>>,
+    reply: oneshot::Sender<Result<Computed, ApiError>>,
     /// When the request stops being worth computing.
     deadline: Option<Instant>,
     /// When it was queued, for the queue-time metric and the batching delay.
     queued_at: Instant,
+    /// The same moment on the OS clock, which inference threads can read.
+    queued_wall: std::time::Instant,
 }
+
+/// Where a request's time went, for response headers and its log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// From queueing to the start of the model run.
+    pub queue: Duration,
+    /// The model run (shared with the other requests in the batch).
+    pub inference: Duration,
+}
+
+impl Timing {
+    /// Both parts added, for a request that needed more than one run.
+    pub fn plus(self, other: Timing) -> Timing {
+        Timing {
+            queue: self.queue + other.queue,
+            inference: self.inference + other.inference,
+        }
+    }
+}
+
+/// A request's outputs and where its time went.
+pub type Computed = (Vec<Tensor>, Timing);
 
 /// A batch ready for an inference thread.
 struct Batch {
@@ -61,7 +86,7 @@ pub struct Batcher {
 }
 
 /// What a queued request resolves to.
-pub type Reply = oneshot::Receiver<Result<Vec<Tensor>, ApiError>>;
+pub type Reply = oneshot::Receiver<Result<Computed, ApiError>>;
 
 impl Batcher {
     /// Starts the batching task (on the current runtime) and `workers` inference threads.
@@ -131,6 +156,7 @@ impl Batcher {
             reply,
             deadline,
             queued_at: Instant::now(),
+            queued_wall: std::time::Instant::now(),
         };
         match self.queue.try_send(job) {
             Ok(()) => {
@@ -163,7 +189,7 @@ impl Batcher {
         inputs: Vec<Tensor>,
         rows: usize,
         deadline: Option<Instant>,
-    ) -> Result<Vec<Tensor>, ApiError> {
+    ) -> Result<Computed, ApiError> {
         let reply = self.enqueue(inputs, rows, deadline)?;
         let answer = match deadline {
             Some(at) => match timeout_at(at, reply).await {

@@ -83,5 +83,9 @@ pub(crate) fn with_prediction_headers(mut response: Response, answer: &InferResp
         headers.insert("x-inferd-model", v);
     }
     headers.insert("x-inferd-model-version", HeaderValue::from(answer.version));
+    let micros = |d: std::time::Duration| HeaderValue::from(d.as_micros() as u64);
+    headers.insert("x-inferd-queue-time", micros(answer.timing.queue));
+    headers.insert("x-inferd-inference-time", micros(answer.timing.inference));
+    response.extensions_mut().insert(answer.timing);
     response
 }

@@ -2,6 +2,7 @@
 
 mod cached;
 
+use crate::batcher::Timing;
 use crate::cache::ResultCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -46,20 +47,22 @@ impl Inference {
                 .inc();
         })?;
         let deadline = Instant::now() + self.request_timeout;
-        let (outputs, cache) = match self.cache_for(&servable, req.cache) {
+        let (outputs, timing, cache) = match self.cache_for(&servable, req.cache) {
             Some((cache, lookup)) => {
                 cached::infer(self, cache, &servable, &bound, lookup, deadline).await?
             }
             None => {
                 self.count_lookups(&servable, "bypass", bound.rows);
-                let outputs = servable
+                let (outputs, timing) = servable
                     .batcher
                     .submit(bound.inputs.clone(), bound.rows, Some(deadline))
                     .await?;
-                (outputs, CacheStatus::Bypass)
+                (outputs, timing, CacheStatus::Bypass)
             }
         };
-        Ok(respond(&servable, &bound, outputs, cache))
+        let mut answer = respond(&servable, &bound, outputs, cache);
+        answer.timing = timing;
+        Ok(answer)
     }
 
     /// The cache to use and whether to look up in it, or `None` to bypass it.
@@ -102,5 +105,6 @@ fn respond(
             .map(|&i| (sig.outputs[i].name.clone(), outputs[i].clone()))
             .collect(),
         cache,
+        timing: Timing::default(),
     }
 }

@@ -96,6 +96,8 @@ pub struct InferResponse {
     pub outputs: Vec<(String, Tensor)>,
     /// Where the rows came from.
     pub cache: CacheStatus,
+    /// Time spent queued and in the model (zero for cache hits).
+    pub timing: crate::batcher::Timing,
 }
 
 /// Inputs checked and converted, in signature order.

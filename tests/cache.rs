@@ -38,6 +38,14 @@ async fn second_identical_request_is_a_hit() {
     assert_eq!(second.header("x-inferd-cache"), "hit");
     assert_eq!(first.json(), second.json());
     assert_eq!(model.calls(), 1);
+    let computed: u64 = first.header("x-inferd-inference-time").parse().unwrap();
+    let _queued: u64 = first.header("x-inferd-queue-time").parse().unwrap();
+    assert!(computed > 0, "a computed answer reports its inference time");
+    assert_eq!(
+        second.header("x-inferd-inference-time"),
+        "0",
+        "a hit computed nothing"
+    );
     let text = app.metrics.render();
     assert!(
         text.contains(r#"inferd_cache_lookups_total{model="fake",result="hit"} 1"#),

@@ -98,7 +98,7 @@ async fn rows_go_back_to_their_request_in_order() {
     drop(gate); // every run proceeds from now on
     blocker.await.unwrap().unwrap();
     for ((reply, &n), base) in replies.into_iter().zip(&sizes).zip(bases) {
-        let out = reply.await.unwrap().unwrap();
+        let (out, _) = reply.await.unwrap().unwrap();
         assert_eq!(out[0].shape, vec![n, 1]);
         assert_eq!(out[0].to_f64_vec(), answers(base, n));
     }
@@ -126,7 +126,7 @@ async fn expired_and_cancelled_requests_never_reach_the_model() {
     );
     drop(gate);
     blocker.await.unwrap().unwrap();
-    let after = b.submit(rows(3.0, 1), 1, None).await.unwrap();
+    let (after, _) = b.submit(rows(3.0, 1), 1, None).await.unwrap();
     assert_eq!(after[0].to_f64_vec(), answers(3.0, 1));
     assert_eq!(
         model.batches(),
@@ -165,7 +165,7 @@ async fn full_queue_answers_503_then_recovers() {
     for q in queued {
         q.await.unwrap().unwrap();
     }
-    let out = b.submit(rows(4.0, 1), 1, None).await.unwrap();
+    let (out, _) = b.submit(rows(4.0, 1), 1, None).await.unwrap();
     assert_eq!(out[0].to_f64_vec(), answers(4.0, 1));
 }
 

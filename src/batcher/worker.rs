@@ -1,6 +1,6 @@
 //! Inference threads: stack a batch's rows, run the model once, split the outputs back.
 
-use super::{Batch, Job, Labels};
+use super::{Batch, Job, Labels, Timing};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::Model;
@@ -43,12 +43,12 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
     let started = Instant::now();
     // A panicking engine must cost one batch, not the thread or the process.
     let result = catch_unwind(AssertUnwindSafe(|| model.predict(inputs)));
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed();
     let v = [labels.model.as_str(), labels.version.as_str()];
     metrics
         .inference_duration
         .with_label_values(&v)
-        .observe(elapsed);
+        .observe(elapsed.as_secs_f64());
     metrics
         .batch_size
         .with_label_values(&[&labels.model])
@@ -78,7 +78,7 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
         .inference_rows
         .with_label_values(&v)
         .inc_by(rows as u64);
-    split_outputs(jobs, &outputs);
+    split_outputs(jobs, &outputs, started, elapsed);
 }
 
 /// One tensor per input with every job's rows, in job order.
@@ -94,18 +94,27 @@ fn stack_inputs(jobs: &[Job]) -> Vec<Tensor> {
         .collect()
 }
 
-/// Sends each job its own rows of every output.
-fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
-    if jobs.len() == 1 {
-        let job = jobs.into_iter().next().expect("one job");
-        let _ = job.reply.send(Ok(outputs.to_vec()));
-        return;
-    }
+/// Sends each job its own rows of every output, with where its time went.
+fn split_outputs(
+    jobs: Vec<Job>,
+    outputs: &[Tensor],
+    started: Instant,
+    inference: std::time::Duration,
+) {
+    let single = jobs.len() == 1;
     let mut start = 0;
     for job in jobs {
         let end = start + job.rows;
-        let mine = outputs.iter().map(|o| o.slice_rows(start, end)).collect();
-        let _ = job.reply.send(Ok(mine));
+        let mine = if single {
+            outputs.to_vec()
+        } else {
+            outputs.iter().map(|o| o.slice_rows(start, end)).collect()
+        };
+        let timing = Timing {
+            queue: started.saturating_duration_since(job.queued_wall),
+            inference,
+        };
+        let _ = job.reply.send(Ok((mine, timing)));
         start = end;
     }
 }

@@ -2,6 +2,7 @@
 //! id so anything logged while serving it (errors included) can be found by that id.
 
 use super::{AppState, REQUEST_ID};
+use crate::batcher::Timing;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -59,6 +60,12 @@ pub(super) async fn observe(State(state): State<AppState>, req: Request, next: N
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         m.rejected.with_label_values(&["", "too_large"]).inc();
     }
+    // Where the time went, so a slow request's line says whether it queued or computed.
+    let timing = response
+        .extensions()
+        .get::<Timing>()
+        .copied()
+        .unwrap_or_default();
     span.in_scope(|| {
         tracing::info!(
             method = %method,
@@ -66,6 +73,8 @@ pub(super) async fn observe(State(state): State<AppState>, req: Request, next: N
             path = %path,
             status = status.as_u16(),
             micros = elapsed.as_micros() as u64,
+            queue_micros = timing.queue.as_micros() as u64,
+            inference_micros = timing.inference.as_micros() as u64,
             "request"
         );
     });

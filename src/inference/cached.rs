@@ -3,6 +3,7 @@
 //! the answer in the request's row order.
 
 use super::Inference;
+use crate::batcher::Timing;
 use crate::cache::{unit_key, wait, Entry, Lookup, ResultCache};
 use crate::config::Granularity;
 use crate::error::ApiError;
@@ -23,7 +24,7 @@ pub(super) async fn infer(
     bound: &Bound,
     lookup: bool,
     deadline: Instant,
-) -> Result<(Vec<Tensor>, CacheStatus), ApiError> {
+) -> Result<(Vec<Tensor>, Timing, CacheStatus), ApiError> {
     let sig = servable.model.signature();
     let per_row = servable.settings.cache.granularity == Granularity::Row && sig.is_batched();
     let units: Vec<Unit> = if per_row {
@@ -70,10 +71,12 @@ pub(super) async fn infer(
         inference.count_lookups(servable, "miss", bound.rows - hit_rows);
     }
     let ttl = servable.settings.cache.ttl;
+    let mut timing = Timing::default();
 
     if !leaders.is_empty() {
         let chosen: Vec<Unit> = leaders.iter().map(|(u, _)| units[*u]).collect();
-        let computed = compute(servable, &bound.inputs, &chosen, deadline).await?;
+        let (computed, spent) = compute(servable, &bound.inputs, &chosen, deadline).await?;
+        timing = timing.plus(spent);
         for ((u, leader), outputs) in leaders.into_iter().zip(computed) {
             found[u] = Some(cache.finish(leader, outputs, ttl, true));
         }
@@ -83,7 +86,9 @@ pub(super) async fn infer(
             Some(entry) => entry,
             // The request computing it failed or went away: compute it ourselves.
             None => {
-                let outputs = compute(servable, &bound.inputs, &[units[u]], deadline).await?;
+                let (outputs, spent) =
+                    compute(servable, &bound.inputs, &[units[u]], deadline).await?;
+                timing = timing.plus(spent);
                 let Lookup::Lead(leader) = cache.begin(keys[u].clone(), false) else {
                     unreachable!("a lookup-free begin always leads")
                 };
@@ -114,7 +119,7 @@ pub(super) async fn infer(
         n if n == bound.rows => CacheStatus::Hit,
         _ => CacheStatus::Partial,
     };
-    Ok((outputs, status))
+    Ok((outputs, timing, status))
 }
 
 fn rows_of(units: &[Unit], chosen: impl Iterator<Item = usize>) -> usize {
@@ -128,7 +133,7 @@ async fn compute(
     inputs: &[Tensor],
     units: &[Unit],
     deadline: Instant,
-) -> Result<Vec<Vec<Tensor>>, ApiError> {
+) -> Result<(Vec<Vec<Tensor>>, Timing), ApiError> {
     let rows: usize = units.iter().map(|(s, e)| e - s).sum();
     let whole = units.len() == 1 && units[0] == (0, inputs.first().map_or(0, Tensor::rows));
     let gathered: Vec<Tensor> = if whole {
@@ -142,12 +147,12 @@ async fn compute(
             })
             .collect()
     };
-    let outputs = servable
+    let (outputs, timing) = servable
         .batcher
         .submit(gathered, rows, Some(deadline))
         .await?;
     let mut start = 0;
-    Ok(units
+    let per_unit = units
         .iter()
         .map(|&(s, e)| {
             let end = start + (e - s);
@@ -168,5 +173,6 @@ async fn compute(
             start = end;
             mine
         })
-        .collect())
+        .collect();
+    Ok((per_unit, timing))
 }

@@ -1,0 +1,390 @@
+//! End to end with a real Prometheus server (SPEC §7, issue 5): inferd serves on a
+//! loopback socket, the test sends a known number of requests, Debian's `prometheus`
+//! scrapes `/metrics` every second, and the counts and histogram buckets are read back
+//! through Prometheus's HTTP API. This proves more than the unit tests that render the
+//! registry: the exposition is parsed by the real scraper, and the series carry the
+//! labels that dashboards and alert rules select on.
+//!
+//! The only allowed skip is a machine without the `prometheus` binary (`.ci/run`
+//! installs it).
+
+mod common;
+
+use common::{reference, repo_path};
+use inferd::config::Config;
+use inferd::metrics::{Metrics, LATENCY_BUCKETS};
+use inferd::repository::Repository;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Successful TF Serving predictions, one distinct reference row each, so every row
+/// misses the result cache and is computed by the model.
+const PREDICTIONS: usize = 7;
+/// Predictions for a model that does not exist (404 on the same route template).
+const UNKNOWN_MODEL: usize = 3;
+/// Liveness checks.
+const HEALTH_CHECKS: usize = 2;
+/// The `route` label TF Serving's `:predict` reports instead of the raw path.
+const PREDICT_ROUTE: &str = "/v1/models/{m}:predict";
+/// Longest wait for each of: Prometheus becoming ready, its first useful scrape.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// Pause between polls of Prometheus.
+const POLL: Duration = Duration::from_millis(250);
+/// Attempts to start Prometheus: the free port picked for it can be taken meanwhile.
+const START_ATTEMPTS: usize = 3;
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("inferd-{what}-{}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running Prometheus; killed and reaped on drop (a failed assertion included)
+/// before its config and data directory are removed.
+struct Prometheus {
+    /// The server process.
+    child: Child,
+    /// `http://127.0.0.1:<port>`, its API and UI.
+    base: String,
+    /// Holds `prometheus.yml`, the TSDB and the server's log.
+    dir: TempDir,
+    /// Client for the HTTP API, with a per-request timeout.
+    client: reqwest::Client,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `target` and waits until it reports ready.
+    async fn start(binary: &Path, target: SocketAddr, client: &reqwest::Client) -> Prometheus {
+        let mut last_log = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let mut server = Prometheus::spawn(binary, target, client);
+            if server.wait_ready().await {
+                return server;
+            }
+            last_log = server.log();
+        }
+        panic!(
+            "prometheus did not become ready in {START_ATTEMPTS} attempts; its log:\n{last_log}"
+        );
+    }
+
+    fn spawn(binary: &Path, target: SocketAddr, client: &reqwest::Client) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let config = dir.0.join("prometheus.yml");
+        std::fs::write(&config, scrape_config(target)).expect("write prometheus.yml");
+        let log = std::fs::File::create(dir.0.join("prometheus.log")).expect("create log");
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            client: client.clone(),
+        }
+    }
+
+    /// True once `/-/ready` answers 200; false if the process exits or time runs out.
+    async fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            let ready = self.client.get(format!("{}/-/ready", self.base)).send();
+            if ready.await.is_ok_and(|r| r.status().is_success()) {
+                return true;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        false
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// Runs an instant query; each result is the series' labels and its value.
+    async fn query(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let answer: Value = self
+            .client
+            .get(format!("{}/api/v1/query", self.base))
+            .query(&[("query", promql)])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("query {promql}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("query {promql}: answer is not JSON: {e}"));
+        assert_eq!(answer["status"], "success", "query {promql}: {answer}");
+        let series = answer["data"]["result"].as_array().cloned();
+        series
+            .unwrap_or_else(|| panic!("query {promql}: no result vector: {answer}"))
+            .iter()
+            .map(|s| {
+                let labels = serde_json::from_value(s["metric"].clone()).expect("labels");
+                let value = s["value"][1].as_str().expect("sample value");
+                (labels, value.parse().expect("a number"))
+            })
+            .collect()
+    }
+
+    /// The value of a query that must select exactly one series.
+    async fn value(&self, promql: &str) -> f64 {
+        let series = self.query(promql).await;
+        assert_eq!(
+            series.len(),
+            1,
+            "{promql} should select one series: {series:?}"
+        );
+        series[0].1
+    }
+
+    /// Waits for a successful scrape that includes the prediction counts.
+    async fn wait_for_scrape(&self) {
+        let up = r#"up{job="inferd"} == 1"#;
+        let counted = format!(r#"inferd_http_requests_total{{route="{PREDICT_ROUTE}"}}"#);
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if !self.query(up).await.is_empty() && !self.query(&counted).await.is_empty() {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        let targets = self.client.get(format!("{}/api/v1/targets", self.base));
+        let targets = match targets.send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        panic!(
+            "no successful scrape of inferd within {PATIENCE:?}\ntargets: {targets}\nlog:\n{}",
+            self.log()
+        );
+    }
+}
+
+/// One job scraping inferd every second.
+fn scrape_config(target: SocketAddr) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+         scrape_configs:\n  - job_name: inferd\n    metrics_path: /metrics\n    \
+         static_configs:\n      - targets: ['{target}']\n"
+    )
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+    probe.local_addr().expect("probe address").port()
+}
+
+fn find_on_path(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Starts inferd on a loopback port, serving the bundled models with `dense-net` as
+/// the default (it loads whatever ops the forecaster needs), until `stop` is sent.
+async fn start_inferd() -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<anyhow::Result<()>>,
+) {
+    let config = Config {
+        model_repository: repo_path("models"),
+        default_model: "dense-net".into(),
+        ..Config::default()
+    };
+    let metrics = Metrics::new(prometheus::Registry::new()).expect("register metrics");
+    let repository = Repository::load(&config, &metrics)
+        .await
+        .expect("load the model repository");
+    let state = inferd::app_state(&config, Arc::new(repository), metrics);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("local address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let grace = Duration::from_secs(5);
+    let server = tokio::spawn(inferd::serve(state, listener, shutdown, grace));
+    (address, stop, server)
+}
+
+/// Sends the known traffic, one request at a time, checking every answer.
+async fn send_traffic(client: &reqwest::Client, inferd: SocketAddr) {
+    let r = reference("dense-net");
+    assert!(
+        r.inputs.len() >= PREDICTIONS,
+        "enough distinct reference rows"
+    );
+    for (i, row) in r.inputs.iter().take(PREDICTIONS).enumerate() {
+        let url = format!("http://{inferd}/v1/models/dense-net:predict");
+        let answer = client.post(url).json(&json!({ "instances": [row] }));
+        let answer = answer.send().await.expect("predict");
+        assert_eq!(answer.status(), 200, "prediction {i}");
+        let body: Value = answer.json().await.expect("JSON answer");
+        let rows = body["predictions"].as_array().map(Vec::len);
+        assert_eq!(rows, Some(1), "prediction {i}: one row back: {body}");
+    }
+    for _ in 0..UNKNOWN_MODEL {
+        let url = format!("http://{inferd}/v1/models/no-such-model:predict");
+        let answer = client
+            .post(url)
+            .json(&json!({ "instances": [r.inputs[0]] }));
+        assert_eq!(answer.send().await.expect("predict").status(), 404);
+    }
+    for _ in 0..HEALTH_CHECKS {
+        let answer = client.get(format!("http://{inferd}/healthz")).send();
+        assert_eq!(answer.await.expect("healthz").status(), 200);
+    }
+}
+
+async fn assert_request_counts(p: &Prometheus) {
+    let requests = |route: &str, method: &str, status: &str| {
+        format!(
+            r#"inferd_http_requests_total{{route="{route}",method="{method}",status="{status}"}}"#
+        )
+    };
+    let ok = p.value(&requests(PREDICT_ROUTE, "POST", "200")).await;
+    assert_eq!(ok, PREDICTIONS as f64, "successful predictions");
+    let missing = p.value(&requests(PREDICT_ROUTE, "POST", "404")).await;
+    assert_eq!(
+        missing, UNKNOWN_MODEL as f64,
+        "predictions for an unknown model"
+    );
+    let health = p.value(&requests("/healthz", "GET", "200")).await;
+    assert_eq!(health, HEALTH_CHECKS as f64, "liveness checks");
+    let rows = r#"inferd_inference_rows_total{model="dense-net",version="1"}"#;
+    assert_eq!(p.value(rows).await, PREDICTIONS as f64, "rows computed");
+    let raw_paths = p
+        .query(r#"inferd_http_requests_total{route=~".*(dense-net|no-such-model).*"}"#)
+        .await;
+    assert!(
+        raw_paths.is_empty(),
+        "raw paths as route labels: {raw_paths:?}"
+    );
+}
+
+async fn assert_latency_histogram(p: &Prometheus) {
+    let bucket = |le: &str| {
+        format!(
+            r#"inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}",le="{le}"}}"#
+        )
+    };
+    // The histogram is labelled by route only, so the 404s on the route count too.
+    let observed = (PREDICTIONS + UNKNOWN_MODEL) as f64;
+    assert_eq!(p.value(&bucket("10")).await, observed, "le=10 bucket");
+    assert_eq!(p.value(&bucket("+Inf")).await, observed, "le=+Inf bucket");
+    let count = format!(r#"inferd_http_request_duration_seconds_count{{route="{PREDICT_ROUTE}"}}"#);
+    assert_eq!(p.value(&count).await, observed, "histogram count");
+
+    let per_le = format!(
+        r#"count by (le) (inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}"}})"#
+    );
+    let labels: Vec<String> = p
+        .query(&per_le)
+        .await
+        .into_iter()
+        .map(|(l, _)| l["le"].clone())
+        .collect();
+    let mut bounds: Vec<f64> = labels
+        .iter()
+        .map(|le| le.parse().expect("numeric le"))
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    let mut expected = LATENCY_BUCKETS.to_vec();
+    expected.push(f64::INFINITY);
+    assert_eq!(bounds, expected, "bucket bounds, as scraped: {labels:?}");
+
+    let p99 = format!(
+        r#"histogram_quantile(0.99, sum by (le) (inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}"}}))"#
+    );
+    let p99 = p.value(&p99).await;
+    assert!(p99 > 0.0 && p99 <= 10.0, "p99 latency {p99} s");
+}
+
+async fn assert_target_and_process(p: &Prometheus) {
+    assert_eq!(p.value(r#"up{job="inferd"}"#).await, 1.0, "target up");
+    let build = p.query("inferd_build_info").await;
+    assert_eq!(build.len(), 1, "one build_info series: {build:?}");
+    assert_eq!(build[0].0["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(build[0].1, 1.0, "build_info value");
+    let rss = p
+        .value(r#"process_resident_memory_bytes{job="inferd"}"#)
+        .await;
+    assert!(rss > 0.0, "resident memory {rss}");
+    let loaded = r#"inferd_model_info{model="dense-net",version="1"}"#;
+    assert_eq!(p.value(loaded).await, 1.0, "dense-net is servable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_request_counts_and_latency_buckets() {
+    let Some(binary) = find_on_path("prometheus") else {
+        eprintln!("skipping: Debian's prometheus package is not installed; .ci/run installs it");
+        return;
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+    let (inferd, stop, server) = start_inferd().await;
+    send_traffic(&client, inferd).await;
+
+    let prometheus = Prometheus::start(&binary, inferd, &client).await;
+    prometheus.wait_for_scrape().await;
+    assert_request_counts(&prometheus).await;
+    assert_latency_histogram(&prometheus).await;
+    assert_target_and_process(&prometheus).await;
+    drop(prometheus);
+
+    let _ = stop.send(());
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server).await;
+    stopped
+        .expect("inferd stops within 10 s")
+        .expect("server task")
+        .expect("serve returns Ok");
+}
