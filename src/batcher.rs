@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
+use tracing::Instrument;
 
 /// Rows to compute for one request, and where to send them.
 struct Job {
@@ -191,6 +192,23 @@ impl Batcher {
         deadline: Option<Instant>,
     ) -> Result<Computed, ApiError> {
         let reply = self.enqueue(inputs, rows, deadline)?;
+        // A child of the request's span: tracing backends see the wait and the run.
+        let span = tracing::info_span!(
+            "batch",
+            model = %self.labels.model,
+            rows,
+            queue_micros = tracing::field::Empty,
+            inference_micros = tracing::field::Empty,
+        );
+        let answer = self.wait(reply, deadline).instrument(span.clone()).await;
+        if let Ok((_, timing)) = &answer {
+            span.record("queue_micros", timing.queue.as_micros() as u64);
+            span.record("inference_micros", timing.inference.as_micros() as u64);
+        }
+        answer
+    }
+
+    async fn wait(&self, reply: Reply, deadline: Option<Instant>) -> Result<Computed, ApiError> {
         let answer = match deadline {
             Some(at) => match timeout_at(at, reply).await {
                 Ok(answer) => answer,

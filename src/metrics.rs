@@ -12,6 +12,9 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The `model` label of rejections that happen before the model is known (413).
+pub const UNKNOWN_MODEL: &str = "unknown";
+
 /// Buckets for rows per model run.
 const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
@@ -156,6 +159,14 @@ impl Metrics {
             )?,
             registry,
         };
+        // Series that alerts divide or rate exist from the start, at 0, rather than
+        // appearing with the first event.
+        for cause in ["size", "expired", "replaced", "explicit"] {
+            metrics.cache_evictions.with_label_values(&[cause]);
+        }
+        metrics
+            .rejected
+            .with_label_values(&[UNKNOWN_MODEL, "too_large"]);
         let build = gauge(
             &metrics.registry,
             "build_info",
@@ -165,6 +176,18 @@ impl Metrics {
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         register_process_metrics(&metrics.registry)?;
         Ok(metrics)
+    }
+
+    /// Creates a model's label sets at 0 so its rates and ratios exist before traffic.
+    pub fn register_model(&self, model: &str, version: &str) {
+        for reason in ["queue_full", "deadline", "invalid"] {
+            self.rejected.with_label_values(&[model, reason]);
+        }
+        for result in ["hit", "miss", "bypass"] {
+            self.cache_lookups.with_label_values(&[model, result]);
+        }
+        self.inference_rows.with_label_values(&[model, version]);
+        self.model_info.with_label_values(&[model, version]).set(1);
     }
 
     /// The text exposition of every registered metric.

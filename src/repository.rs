@@ -125,10 +125,7 @@ impl Repository {
             metrics.clone(),
             labels.clone(),
         );
-        metrics
-            .model_info
-            .with_label_values(&[&labels.model, &labels.version])
-            .set(1);
+        metrics.register_model(&labels.model, &labels.version);
         let servable = Servable {
             name: name.to_string(),
             version,

@@ -70,9 +70,11 @@ async fn exposition_counts_known_traffic_with_bounded_labels() {
     has(r#"inferd_cache_lookups_total{model="fake",result="miss"} 1"#);
     has("inferd_cache_entries 1");
     has(r#"inferd_rejected_requests_total{model="fake",reason="invalid"} 1"#);
-    has(r#"inferd_rejected_requests_total{model="",reason="too_large"} 1"#);
+    has(r#"inferd_rejected_requests_total{model="unknown",reason="too_large"} 1"#);
     has(r#"inferd_model_info{model="fake",version="1"} 1"#);
     has("inferd_inflight_requests 1");
+    has(r#"inferd_rejected_requests_total{model="fake",reason="queue_full"} 0"#);
+    has(r#"inferd_cache_evictions_total{cause="size"} 0"#);
     has("# TYPE inferd_http_request_duration_seconds histogram");
     assert!(
         !text.contains("/no/such/path"),

@@ -310,39 +310,46 @@ async fn assert_request_counts(p: &Prometheus) {
 }
 
 async fn assert_latency_histogram(p: &Prometheus) {
-    let bucket = |le: &str| {
-        format!(
-            r#"inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}",le="{le}"}}"#
-        )
-    };
+    // Buckets are matched by numeric bound, not by the `le` string: the Rust client
+    // writes `0.000025` and `10` where Go clients write `2.5e-05`, and Prometheus 3
+    // rewrites `10` as `10.0` on ingestion.
+    let selector =
+        format!(r#"inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}"}}"#);
+    let mut buckets: Vec<(f64, f64, String)> = p
+        .query(&selector)
+        .await
+        .into_iter()
+        .map(|(labels, count)| {
+            let le = labels["le"].clone();
+            let bound = le
+                .parse()
+                .unwrap_or_else(|_| panic!("le={le:?} is not a number"));
+            (bound, count, le)
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let labels: Vec<&str> = buckets.iter().map(|b| b.2.as_str()).collect();
+    let bounds: Vec<f64> = buckets.iter().map(|b| b.0).collect();
+    let mut expected = LATENCY_BUCKETS.to_vec();
+    expected.push(f64::INFINITY);
+    assert_eq!(
+        bounds, expected,
+        "bucket bounds; le labels as scraped: {labels:?}"
+    );
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "buckets are cumulative: {buckets:?}"
+    );
+
     // The histogram is labelled by route only, so the 404s on the route count too.
     let observed = (PREDICTIONS + UNKNOWN_MODEL) as f64;
-    assert_eq!(p.value(&bucket("10")).await, observed, "le=10 bucket");
-    assert_eq!(p.value(&bucket("+Inf")).await, observed, "le=+Inf bucket");
+    let at = |bound: f64| buckets.iter().find(|b| b.0 == bound).map(|b| b.1);
+    assert_eq!(at(10.0), Some(observed), "le=10 bucket: {buckets:?}");
+    assert_eq!(at(f64::INFINITY), Some(observed), "le=+Inf bucket");
     let count = format!(r#"inferd_http_request_duration_seconds_count{{route="{PREDICT_ROUTE}"}}"#);
     assert_eq!(p.value(&count).await, observed, "histogram count");
 
-    let per_le = format!(
-        r#"count by (le) (inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}"}})"#
-    );
-    let labels: Vec<String> = p
-        .query(&per_le)
-        .await
-        .into_iter()
-        .map(|(l, _)| l["le"].clone())
-        .collect();
-    let mut bounds: Vec<f64> = labels
-        .iter()
-        .map(|le| le.parse().expect("numeric le"))
-        .collect();
-    bounds.sort_by(f64::total_cmp);
-    let mut expected = LATENCY_BUCKETS.to_vec();
-    expected.push(f64::INFINITY);
-    assert_eq!(bounds, expected, "bucket bounds, as scraped: {labels:?}");
-
-    let p99 = format!(
-        r#"histogram_quantile(0.99, sum by (le) (inferd_http_request_duration_seconds_bucket{{route="{PREDICT_ROUTE}"}}))"#
-    );
+    let p99 = format!("histogram_quantile(0.99, sum by (le) ({selector}))");
     let p99 = p.value(&p99).await;
     assert!(p99 > 0.0 && p99 <= 10.0, "p99 latency {p99} s");
 }

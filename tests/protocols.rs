@@ -89,7 +89,12 @@ async fn heavy_model_matches_onnxruntime() {
     )
     .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_rows(&a.json()["predictions"], &r.outputs, "dense-net");
+    assert_rows_within(
+        &a.json()["predictions"],
+        &r.outputs,
+        DENSE_ABS_TOL,
+        "dense-net",
+    );
 }
 
 /// Builds a V2 binary request: JSON header, then little-endian FP32 bytes.

@@ -58,7 +58,9 @@ pub(super) async fn observe(State(state): State<AppState>, req: Request, next: N
         .with_label_values(&[&route])
         .observe(elapsed.as_secs_f64());
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        m.rejected.with_label_values(&["", "too_large"]).inc();
+        m.rejected
+            .with_label_values(&[crate::metrics::UNKNOWN_MODEL, "too_large"])
+            .inc();
     }
     // Where the time went, so a slow request's line says whether it queued or computed.
     let timing = response
