@@ -172,7 +172,7 @@ impl<'de> Visitor<'de> for Level<'_> {
             "-Infinity" | "-inf" => f64::NEG_INFINITY,
             _ => {
                 return Err(E::custom(format!(
-                    "expected a number, found the string {v:?}"
+                    "expected a number, found the string {v:?} (BYTES/string tensors are not supported)"
                 )))
             }
         };

@@ -174,11 +174,12 @@ async fn queue_full_is_503_with_retry_after() {
         c.batching.max_batch_size = 1;
         c.batching.queue_capacity = 1;
     });
-    let body = json!({ "instances": [[1.0, 2.0]] });
+    // Distinct rows, so the cache cannot coalesce them into one computation.
+    let body = |v: f32| json!({ "instances": [[v, 2.0]] });
     // One request blocks the only inference thread, one fills the queue.
     let first = tokio::spawn({
         let router = app.router.clone();
-        let req = post_json("/predict", &body);
+        let req = post_json("/predict", &body(1.0));
         async move {
             tower::ServiceExt::oneshot(router, req)
                 .await
@@ -189,7 +190,7 @@ async fn queue_full_is_503_with_retry_after() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = tokio::spawn({
         let router = app.router.clone();
-        let req = post_json("/predict", &body);
+        let req = post_json("/predict", &body(2.0));
         async move {
             tower::ServiceExt::oneshot(router, req)
                 .await
@@ -198,14 +199,14 @@ async fn queue_full_is_503_with_retry_after() {
         }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let a = post(&app, "/predict", &body).await;
+    let a = post(&app, "/predict", &body(3.0)).await;
     a.assert_error(503, "queue is full");
     assert_eq!(a.header("retry-after"), "1");
     drop(gate);
     assert_eq!(first.await.unwrap(), 200);
     assert_eq!(second.await.unwrap(), 200);
     assert_eq!(
-        post(&app, "/predict", &body).await.status,
+        post(&app, "/predict", &body(4.0)).await.status,
         200,
         "recovers when load drops"
     );

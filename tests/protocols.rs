@@ -279,9 +279,10 @@ async fn predict_can_name_model_and_version_in_the_body() {
     let body = json!({ "model": "dense-net", "version": "1", "instances": [r.inputs[0]] });
     let a = post(&app, "/predict", &body).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_rows(
+    assert_rows_within(
         &a.json()["predictions"],
         &r.outputs[..1],
+        DENSE_ABS_TOL,
         "dense-net via /predict",
     );
     assert_eq!(a.header("x-inferd-model"), "dense-net");

@@ -71,8 +71,18 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
 
 /// Parses JSON, naming what was wrong and where.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match path.as_str() {
+            "." | "" => ApiError::bad_request(format!("invalid JSON body: {inner}")),
+            _ => ApiError::bad_request(format!("invalid JSON body at `{path}`: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }
 
 /// Reads `Cache-Control: no-cache` / `no-store` (SPEC §4).
