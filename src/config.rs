@@ -198,10 +198,12 @@ impl Config {
         }
         for (path, value) in &sources.flags {
             set_path(&mut table, path, scalar(value));
-            origin.insert(
-                path.clone(),
-                format!("flag --{}", path.replace(['.', '_'], "-")),
-            );
+            let flag = if FLAGS.contains(&path.as_str()) {
+                format!("flag --{}", path.replace(['.', '_'], "-"))
+            } else {
+                format!("flag --set {path}={value}")
+            };
+            origin.insert(path.clone(), flag);
         }
         let config: Config = serde_path_to_error::deserialize(Value::Table(table.clone()))
             .map_err(|e| {
@@ -215,7 +217,7 @@ impl Config {
                     .unwrap_or_default();
                 format!(
                     "invalid configuration: {key}{shown} (from {from}): {}",
-                    e.inner()
+                    plain(e.inner())
                 )
             })?;
         config.validate()?;
@@ -261,6 +263,24 @@ impl Config {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         }
     }
+}
+
+/// Keys that have a flag of their own (the rest are set with `--set key=value`).
+const FLAGS: [&str; 6] = [
+    "listen",
+    "model_repository",
+    "default_model",
+    "workers",
+    "log.format",
+    "log.level",
+];
+
+/// serde's message without toml's key suffix and with Rust type names in words.
+pub(crate) fn plain(e: &toml::de::Error) -> String {
+    e.message()
+        .replace("expected usize", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected a boolean", "expected true or false")
 }
 
 /// Env vars and flags are strings; integers and booleans become typed TOML values

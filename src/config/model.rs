@@ -63,8 +63,13 @@ impl ModelToml {
         let table: toml::Table = text
             .parse()
             .map_err(|e| format!("{name} is not valid TOML: {e}"))?;
-        serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| format!("invalid setting {} in {name}: {}", e.path(), e.inner()))
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            format!(
+                "invalid setting {} in {name}: {}",
+                e.path(),
+                super::plain(e.inner())
+            )
+        })
     }
 
     /// Layers these overrides on the global configuration.
