@@ -234,6 +234,16 @@ impl Batcher {
     }
 }
 
+/// Rows can be stacked only when every input has the same shape after the batch
+/// dimension (models with other dynamic dimensions, such as sequence length, get
+/// requests of different widths).
+fn same_row_shapes(a: &Job, b: &Job) -> bool {
+    a.inputs
+        .iter()
+        .zip(&b.inputs)
+        .all(|(x, y)| x.shape.get(1..) == y.shape.get(1..))
+}
+
 fn deadline_error() -> ApiError {
     ApiError::DeadlineExceeded(
         "the request deadline (request_timeout) passed before it was computed".into(),
@@ -282,7 +292,11 @@ impl BatchTask {
                     Err(_) => break,
                 };
                 let next = self.taken(next);
-                if rows > 0 && rows + next.rows > self.max_rows {
+                let fits = rows + next.rows <= self.max_rows
+                    && jobs
+                        .first()
+                        .is_none_or(|first| same_row_shapes(first, &next));
+                if rows > 0 && !fits {
                     carried = Some(next);
                     break;
                 }

@@ -181,3 +181,23 @@ async fn failing_and_panicking_models_answer_errors_and_keep_serving() {
         assert_eq!(model.calls(), 2, "the thread survived the first failure");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn rows_of_different_widths_are_never_stacked() {
+    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
+    let model = Arc::new(model);
+    let b = start(model.clone(), 64, 0, 16);
+    let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
+    settle().await;
+    // A [1, 3] request between two [1, 2] ones: the batch must close before it.
+    let wide = vec![Tensor::from_f32(vec![1, 3], &[1.0, 2.0, 3.0]).unwrap()];
+    let a = b.enqueue(rows(1.0, 1), 1, None).unwrap();
+    let w = b.enqueue(wide, 1, None).unwrap();
+    let c = b.enqueue(rows(2.0, 1), 1, None).unwrap();
+    drop(gate);
+    blocker.await.unwrap().unwrap();
+    a.await.unwrap().unwrap();
+    let _ = w.await.unwrap();
+    c.await.unwrap().unwrap();
+    assert_eq!(model.batches(), vec![1, 1, 1, 1], "no batch mixed widths");
+}
