@@ -60,7 +60,16 @@ impl Cli {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = start() {
+        // One sentence for the operator (and the log), not a backtrace.
+        tracing::error!(error = %format!("{e:#}"), "start-up failed");
+        eprintln!("inferd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn start() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut sources = Sources {
         env: std::env::vars().collect(),
