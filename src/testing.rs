@@ -24,6 +24,8 @@ pub struct FakeModel {
     behaviour: Behaviour,
     /// Model runs so far.
     pub calls: AtomicUsize,
+    /// Runs that have started (including ones waiting at the gate).
+    pub entered: AtomicUsize,
     /// Rows of every run, in order.
     pub batches: Mutex<Vec<usize>>,
     /// When set, each run first waits for one message (or for the sender to drop).
@@ -45,6 +47,7 @@ impl FakeModel {
             },
             behaviour,
             calls: AtomicUsize::new(0),
+            entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
             gate: Mutex::new(None),
         }
@@ -60,6 +63,19 @@ impl FakeModel {
     /// Model runs so far.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Waits (real time, at most 10 s) until `n` runs have started, letting the
+    /// async runtime make progress meanwhile; panics if they never do.
+    pub async fn wait_entered(&self, n: usize) {
+        for _ in 0..10_000 {
+            if self.entered.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("the fake model never started run {n}");
     }
 
     /// Rows of every run so far.
@@ -79,6 +95,7 @@ impl Model for FakeModel {
     }
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
         if let Some(gate) = self.gate.lock().expect("gate lock").as_ref() {
             let _ = gate.recv();
         }

@@ -119,7 +119,8 @@ async fn concurrent_identical_requests_run_the_model_once() {
             tokio::spawn(async move { tower::ServiceExt::oneshot(router, req).await.unwrap() })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    model.wait_entered(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(gate);
     for t in tasks {
         let response = t.await.unwrap();

@@ -168,7 +168,8 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn queue_full_is_503_with_retry_after() {
     let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
-    let app = app_with(vec![("slow", 1, Arc::new(model))], |c| {
+    let model = Arc::new(model);
+    let app = app_with(vec![("slow", 1, model.clone())], |c| {
         c.default_model = "slow".into();
         c.workers = 1;
         c.batching.max_batch_size = 1;
@@ -187,7 +188,7 @@ async fn queue_full_is_503_with_retry_after() {
                 .status()
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    model.wait_entered(1).await;
     let second = tokio::spawn({
         let router = app.router.clone();
         let req = post_json("/predict", &body(2.0));
@@ -198,7 +199,14 @@ async fn queue_full_is_503_with_retry_after() {
                 .status()
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let depth = app.metrics.queue_depth.with_label_values(&["slow"]);
+    for _ in 0..1000 {
+        if depth.get() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(depth.get(), 1, "the second request is queued");
     let a = post(&app, "/predict", &body(3.0)).await;
     a.assert_error(503, "queue is full");
     assert_eq!(a.header("retry-after"), "1");

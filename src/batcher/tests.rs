@@ -30,14 +30,6 @@ fn answers(base: f32, rows: usize) -> Vec<f64> {
         .collect()
 }
 
-async fn settle() {
-    // Lets the batch task and the inference thread pick up what was queued.
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn batch_closes_when_full_without_waiting() {
     let model = Arc::new(FakeModel::new(Behaviour::Answer));
@@ -87,7 +79,7 @@ async fn rows_go_back_to_their_request_in_order() {
     let model = Arc::new(model);
     let b = start(model.clone(), 64, 0, 16);
     let blocker = b.enqueue(rows(100.0, 1), 1, None).unwrap();
-    settle().await;
+    model.wait_entered(1).await;
     let sizes = [2usize, 1, 3];
     let bases = [10.0f32, 20.0, 30.0];
     let replies: Vec<_> = sizes
@@ -115,7 +107,7 @@ async fn expired_and_cancelled_requests_never_reach_the_model() {
     let model = Arc::new(model);
     let b = start(model.clone(), 64, 0, 16);
     let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
-    settle().await;
+    model.wait_entered(1).await;
     let cancelled = b.enqueue(rows(7.0, 1), 1, None).unwrap();
     drop(cancelled);
     let deadline = Instant::now() + Duration::from_millis(100);
@@ -141,7 +133,7 @@ async fn full_queue_answers_503_then_recovers() {
     let model = Arc::new(model);
     let b = start(model.clone(), 1, 0, 2);
     let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
-    settle().await;
+    model.wait_entered(1).await;
     let queued: Vec<_> = (0..2)
         .map(|i| b.enqueue(rows(i as f32, 1), 1, None).unwrap())
         .collect();
@@ -188,7 +180,7 @@ async fn rows_of_different_widths_are_never_stacked() {
     let model = Arc::new(model);
     let b = start(model.clone(), 64, 0, 16);
     let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
-    settle().await;
+    model.wait_entered(1).await;
     // A [1, 3] request between two [1, 2] ones: the batch must close before it.
     let wide = vec![Tensor::from_f32(vec![1, 3], &[1.0, 2.0, 3.0]).unwrap()];
     let a = b.enqueue(rows(1.0, 1), 1, None).unwrap();
