@@ -1,6 +1,8 @@
 //! Prometheus metrics (SPEC §7), registered on a registry created in `run` and handed
 //! down, never on a global static, so tests can render exactly what one server saw.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -20,9 +22,20 @@ const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
 ];
 
-/// Every metric the service exports; cheap to clone (each field is an `Arc` inside).
+/// Every metric the service exports. Cloning is one reference count: handlers and
+/// middleware clone it on every request.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<MetricSet>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
+}
+
+/// The metrics themselves, behind [`Metrics`].
+pub struct MetricSet {
     /// The registry all of these are on, rendered by `/metrics`.
     pub registry: Registry,
     /// Responses by matched route template, method and status code.
@@ -63,7 +76,7 @@ impl Metrics {
     /// Registers every metric on `registry`.
     pub fn new(registry: Registry) -> Result<Metrics, prometheus::Error> {
         let r = &registry;
-        let metrics = Metrics {
+        let metrics = MetricSet {
             http_requests: counter(
                 r,
                 "http_requests_total",
@@ -175,7 +188,7 @@ impl Metrics {
         )?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         register_process_metrics(&metrics.registry)?;
-        Ok(metrics)
+        Ok(Metrics(Arc::new(metrics)))
     }
 
     /// Creates a model's label sets at 0 so its rates and ratios exist before traffic.
