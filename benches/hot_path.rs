@@ -1,0 +1,350 @@
+//! Criterion micro-benchmarks of inferd's hot path (issue 6): request decoding per
+//! protocol, result-cache lookup and insert, batch assembly and split, one model run
+//! per bundled model, the per-request metrics work next to a cache hit, and the whole
+//! in-process `Inference::infer` path without HTTP.
+//!
+//! Every figure is for one request (or one batch); throughput is in rows, so
+//! criterion's `thrpt` line reads as rows per second and its inverse is the time per
+//! row. Run with `cargo bench --bench hot_path` (add `-- <regex>` to pick benchmarks);
+//! `scripts/loadbench.sh` runs `model_run/dense-net/64` from here to get the engine's
+//! in-process rows per second on the same pinned core as the server.
+//!
+//! The cache reads tokio's clock, so everything runs inside one runtime's context.
+
+#[path = "hot_path/fixtures.rs"]
+mod fixtures;
+
+use bytes::Bytes;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use fixtures::{
+    app_state, binary_body, bundled, metrics, model_path, reference_rows, signature, tensor,
+    Bundled, DENSE, STOCK,
+};
+use inferd::cache::{unit_key, Lookup, ResultCache};
+use inferd::http::AppState;
+use inferd::json::Nested;
+use inferd::model::onnx::OnnxModel;
+use inferd::model::{Model, Signature};
+use inferd::request::{bind, CachePolicy, InferRequest, InputData, InputTensor};
+use inferd::tensor::{DataType, Tensor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// `/predict` and TF Serving's row format.
+#[derive(Deserialize)]
+struct TfRows {
+    instances: Nested,
+}
+
+/// The parts of a V2 infer body that inferd reads.
+#[derive(Deserialize)]
+struct V2Body {
+    inputs: Vec<V2Input>,
+}
+
+#[derive(Deserialize)]
+struct V2Input {
+    name: String,
+    shape: Vec<usize>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    data: Option<Nested>,
+}
+
+/// Checks decoded inputs against the signature as inferd does (types, shape, NaN).
+fn bind_one(model: &Bundled, sig: &Signature, input: InputTensor) -> Tensor {
+    let req = InferRequest {
+        inputs: vec![input],
+        ..InferRequest::default()
+    };
+    let bound = bind(&req, model.name, sig, 64, false).expect("a valid request");
+    bound.inputs.into_iter().next().expect("one input")
+}
+
+fn v2_input(input: V2Input, data: InputData) -> InputTensor {
+    InputTensor {
+        name: Some(input.name),
+        datatype: DataType::from_name(&input.datatype),
+        shape: Some(input.shape),
+        data,
+    }
+}
+
+/// Body bytes to tensor, per protocol: parse (plain `serde_json` into the same
+/// `Nested` decoder inferd uses; its handlers add `serde_path_to_error` on top), then
+/// `request::bind` (datatype, shape and NaN checks, conversion to the model's type).
+fn decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    for (name, rows) in [(STOCK, 1), (STOCK, 64), (DENSE, 1), (DENSE, 64)] {
+        let model = bundled(name);
+        let sig = signature(model);
+        let values = reference_rows(name, rows);
+        g.throughput(Throughput::Elements(rows as u64));
+        let tf = serde_json::to_vec(&json!({ "instances": values })).expect("json");
+        let id = BenchmarkId::new(format!("tf_rows/{name}"), rows);
+        g.bench_with_input(id, &tf, |b, body| {
+            b.iter(|| {
+                let body: TfRows = serde_json::from_slice(body).expect("valid body");
+                let input = InputTensor {
+                    name: None,
+                    datatype: None,
+                    shape: None,
+                    data: InputData::Json(body.instances),
+                };
+                black_box(bind_one(model, &sig, input))
+            })
+        });
+        let flat: Vec<f32> = values.iter().flatten().copied().collect();
+        let shape = [rows, model.input_len];
+        let v2 = json!({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": flat}]});
+        let v2 = serde_json::to_vec(&v2).expect("json");
+        let id = BenchmarkId::new(format!("v2_json/{name}"), rows);
+        g.bench_with_input(id, &v2, |b, body| {
+            b.iter(|| {
+                let mut body: V2Body = serde_json::from_slice(body).expect("valid body");
+                let input = body.inputs.pop().expect("one input");
+                let data = InputData::Json(input.data.clone().expect("data"));
+                black_box(bind_one(model, &sig, v2_input(input, data)))
+            })
+        });
+        let binary = binary_body(&values, model.input_len);
+        let id = BenchmarkId::new(format!("v2_binary/{name}"), rows);
+        g.bench_with_input(id, &binary, |b, (body, json_len)| {
+            b.iter(|| {
+                let mut body = body.clone();
+                let tail = body.split_off(*json_len);
+                let mut header: V2Body = serde_json::from_slice(&body).expect("valid header");
+                let input = header.inputs.pop().expect("one input");
+                let size = input
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p["binary_data_size"].as_u64());
+                assert_eq!(size, Some(tail.len() as u64));
+                black_box(bind_one(model, &sig, v2_input(input, InputData::Raw(tail))))
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Row keys of a stock request, as `inference::cached` builds them.
+fn row_keys(input: &Tensor, generation: u64) -> Vec<Bytes> {
+    let inputs = std::slice::from_ref(input);
+    (0..input.rows())
+        .map(|r| unit_key(STOCK, 1, generation, &["input"], inputs, r, r + 1))
+        .collect()
+}
+
+/// Every row a miss: build keys, lead, store. Each iteration uses a fresh generation
+/// so its keys are new, as a stream of distinct requests would be.
+fn cache_miss(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, rows: usize) {
+    let cache = ResultCache::new(256 << 20, metrics());
+    let input = tensor(&reference_rows(STOCK, rows));
+    let output = Tensor::from_f32(vec![1, 1], &[0.25]).expect("tensor");
+    let mut generation = 0;
+    g.bench_function(BenchmarkId::new("miss_insert", rows), |b| {
+        b.iter(|| {
+            generation += 1;
+            for key in row_keys(&input, generation) {
+                let Lookup::Lead(leader) = cache.begin(key, true) else {
+                    panic!("a fresh key must miss")
+                };
+                black_box(cache.finish(
+                    leader,
+                    vec![output.clone()],
+                    Duration::from_secs(60),
+                    true,
+                ));
+            }
+        })
+    });
+}
+
+/// Every row a hit: build keys, look up, stack the rows' outputs into the answer.
+fn cache_hit(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    rows: usize,
+) {
+    let cache = ResultCache::new(256 << 20, metrics());
+    let input = tensor(&reference_rows(STOCK, rows));
+    for (r, key) in row_keys(&input, 0).into_iter().enumerate() {
+        let Lookup::Lead(leader) = cache.begin(key, true) else {
+            continue; // a repeated reference row: already stored
+        };
+        let output = Tensor::from_f32(vec![1, 1], &[r as f32]).expect("tensor");
+        cache.finish(leader, vec![output], Duration::from_secs(3600), true);
+    }
+    g.bench_function(id, |b| {
+        b.iter(|| {
+            let parts: Vec<Tensor> = row_keys(&input, 0)
+                .into_iter()
+                .map(|key| match cache.begin(key, true) {
+                    Lookup::Hit(entry) => entry.outputs[0].clone(),
+                    _ => panic!("a stored key must hit"),
+                })
+                .collect();
+            black_box(Tensor::concat_rows(&parts))
+        })
+    });
+}
+
+fn cache(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cache");
+    for rows in [1, 64] {
+        g.throughput(Throughput::Elements(rows as u64));
+        cache_miss(&mut g, rows);
+        cache_hit(&mut g, BenchmarkId::new("hit", rows), rows);
+    }
+    g.finish();
+}
+
+/// What the batcher does around a model run: stack single-row requests, split outputs.
+fn batch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    for (name, rows) in [(STOCK, 64), (DENSE, 32), (DENSE, 64)] {
+        let model = bundled(name);
+        let parts: Vec<Tensor> = reference_rows(name, rows).chunks(1).map(tensor).collect();
+        g.throughput(Throughput::Elements(rows as u64));
+        g.bench_function(BenchmarkId::new(format!("concat/{name}"), rows), |b| {
+            b.iter(|| black_box(Tensor::concat_rows(black_box(&parts))))
+        });
+        let len = rows * model.output_len;
+        let output = Tensor::from_f32(vec![rows, model.output_len], &vec![0.5; len]).expect("t");
+        g.bench_function(BenchmarkId::new(format!("split/{name}"), rows), |b| {
+            b.iter(|| {
+                let split: Vec<Tensor> = (0..rows).map(|r| output.slice_rows(r, r + 1)).collect();
+                black_box(split)
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One `Model::predict` per batch size; `thrpt` is the engine's rows per second.
+fn model_run(c: &mut Criterion) {
+    let mut g = c.benchmark_group("model_run");
+    for (name, sizes) in [(STOCK, &[1, 64][..]), (DENSE, &[1, 32, 64][..])] {
+        let model = match OnnxModel::load(&model_path(name).join("model.onnx")) {
+            Ok(model) => model,
+            Err(e) => {
+                eprintln!("skipping model_run/{name}: the model does not load: {e}");
+                continue;
+            }
+        };
+        for &rows in sizes {
+            let input = tensor(&reference_rows(name, rows));
+            g.throughput(Throughput::Elements(rows as u64));
+            g.bench_function(BenchmarkId::new(name, rows), |b| {
+                b.iter(|| black_box(model.predict(vec![input.clone()]).expect("predict")))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// What `http::observe` and `inference` record per request, next to a 1-row cache hit,
+/// and the cost of cloning the handlers' state (axum clones it for each extractor and
+/// layer that takes it).
+fn per_request(c: &mut Criterion, state: Option<&AppState>) {
+    let mut g = c.benchmark_group("per_request");
+    let m = metrics();
+    g.bench_function("metrics_clone", |b| b.iter(|| black_box(m.clone())));
+    if let Some(state) = state {
+        g.bench_function("app_state_clone", |b| b.iter(|| black_box(state.clone())));
+    }
+    g.bench_function("metrics_bare", |b| {
+        b.iter(|| {
+            m.inflight.inc();
+            m.http_requests
+                .with_label_values(&["/predict", "POST", "200"])
+                .inc();
+            m.http_duration
+                .with_label_values(&["/predict"])
+                .observe(black_box(0.000_3));
+            m.inflight.dec();
+        })
+    });
+    g.bench_function("metrics_observe", |b| {
+        b.iter(|| {
+            // As observe.rs: clock, owned route / id / path strings, gauge guard,
+            // counter and histogram, plus the cache lookup counter of `inference`.
+            let started = Instant::now();
+            let route = black_box("/predict").to_string();
+            let id = black_box("3f2c9a4e-8d1b-4c55-9f7e-0a1b2c3d4e5f").to_string();
+            let path = black_box("/predict").to_string();
+            m.inflight.inc();
+            let gauge = m.inflight.clone();
+            m.http_requests
+                .with_label_values(&[&route, "POST", "200"])
+                .inc();
+            m.http_duration
+                .with_label_values(&[&route])
+                .observe(started.elapsed().as_secs_f64());
+            m.cache_lookups.with_label_values(&[STOCK, "hit"]).inc_by(1);
+            gauge.dec();
+            black_box((id, path))
+        })
+    });
+    cache_hit(&mut g, BenchmarkId::new("cache_hit", 1), 1);
+    g.finish();
+}
+
+/// The whole in-process path (resolve, bind, cache or batcher, model), without HTTP.
+fn infer(c: &mut Criterion, rt: &Runtime, state: Option<&AppState>) {
+    let Some(inference) = state.map(|s| &s.inference) else {
+        return;
+    };
+    let mut g = c.benchmark_group("infer");
+    let cases = [
+        ("hit", STOCK, 1, CachePolicy::Use),
+        ("bypass", STOCK, 1, CachePolicy::Bypass),
+        ("bypass", DENSE, 1, CachePolicy::Bypass),
+        ("bypass", DENSE, 64, CachePolicy::Bypass),
+    ];
+    for (what, name, rows, cache) in cases {
+        if inference.repository.resolve(name, None).is_err() {
+            eprintln!("skipping infer/{what}/{name}: the model is not servable");
+            continue;
+        }
+        let values = tensor(&reference_rows(name, rows));
+        let req = InferRequest {
+            model: Some(name.to_string()),
+            inputs: vec![InputTensor {
+                name: None,
+                datatype: Some(DataType::F32),
+                shape: Some(values.shape.clone()),
+                data: InputData::Raw(values.data),
+            }],
+            cache,
+            ..InferRequest::default()
+        };
+        g.throughput(Throughput::Elements(rows as u64));
+        g.bench_function(BenchmarkId::new(format!("{what}/{name}"), rows), |b| {
+            b.iter(|| black_box(rt.block_on(inference.infer(req.clone())).expect("infer")))
+        });
+    }
+    g.finish();
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let _context = rt.enter();
+    let state = rt.block_on(app_state());
+    let mut c = Criterion::default().configure_from_args();
+    decode(&mut c);
+    cache(&mut c);
+    batch(&mut c);
+    model_run(&mut c);
+    per_request(&mut c, state.as_ref());
+    infer(&mut c, &rt, state.as_ref());
+    c.final_summary();
+}
