@@ -28,7 +28,7 @@ struct Job {
     /// Rows in this request.
     rows: usize,
     /// The waiting request; closed when the client has gone.
-    reply: oneshot::Sender<Result<Computed, ApiError>>,
+    reply: oneshot::Sender<Answer>,
     /// When the request stops being worth computing.
     deadline: Option<Instant>,
     /// When it was queued, for the queue-time metric and the batching delay.
@@ -59,6 +59,21 @@ impl Timing {
 /// A request's outputs and where its time went.
 pub type Computed = (Vec<Tensor>, Timing);
 
+/// What a request is finally told.
+type Answer = Result<Computed, ApiError>;
+
+/// A batch's answers, handed from an inference thread to the runtime in one go.
+type Delivery = Vec<(oneshot::Sender<Answer>, Answer)>;
+
+/// Sends each request its answer, on the runtime, where waking a task is cheap.
+async fn deliver_task(mut deliveries: mpsc::UnboundedReceiver<Delivery>) {
+    while let Some(delivery) = deliveries.recv().await {
+        for (reply, answer) in delivery {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
 /// A batch ready for an inference thread.
 struct Batch {
     jobs: Vec<Job>,
@@ -87,7 +102,7 @@ pub struct Batcher {
 }
 
 /// What a queued request resolves to.
-pub type Reply = oneshot::Receiver<Result<Computed, ApiError>>;
+pub type Reply = oneshot::Receiver<Answer>;
 
 impl Batcher {
     /// Starts the batching task (on the current runtime) and `workers` inference threads.
@@ -100,12 +115,15 @@ impl Batcher {
     ) -> Batcher {
         let (queue, receiver) = mpsc::channel(settings.queue_capacity);
         let (work_tx, work_rx) = crossbeam_channel::unbounded();
+        let (replies, deliveries) = mpsc::unbounded_channel();
+        tokio::spawn(deliver_task(deliveries));
         let workers = workers.max(1);
         for i in 0..workers {
             worker::spawn(
                 i,
                 model.clone(),
                 work_rx.clone(),
+                replies.clone(),
                 metrics.clone(),
                 labels.clone(),
             );

