@@ -36,10 +36,10 @@ log() { printf '[loadbench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # --- tools ------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
+if ! command -v wrk >/dev/null || ! command -v jq >/dev/null; then
+    log "installing wrk and jq"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk jq >/dev/null
 fi
 for tool in wrk taskset curl jq python3 cargo; do
     command -v "$tool" >/dev/null || die "$tool is required"
