@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -41,7 +42,7 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/predict", post(simple::predict))
         .route(
             "/v1/models/{*rest}",
@@ -52,16 +53,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        // Inside the router, where the matched route template is known.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
+        .with_state(state);
+    // Layers that need no route wrap the router once rather than every route, so a
+    // request does not clone them route by route.
+    let outer = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+        .service(routes);
+    Router::new().fallback_service(outer)
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {

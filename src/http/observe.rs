@@ -26,36 +26,30 @@ impl Drop for Inflight {
 pub(super) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let path = req.uri().path().to_string();
+    // Cheap handles (reference-counted), not copies: this runs on every request.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let uri = req.uri().clone();
+    let span = match req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        Some(id) => tracing::info_span!("request", id = %id),
+        None => tracing::info_span!("request"),
+    };
     state.metrics.inflight.inc();
     let _inflight = Inflight(state.metrics.inflight.clone());
-    let span = tracing::info_span!("request", id = %request_id);
     let response = next.run(req).instrument(span.clone()).await;
 
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map(|r| r.0.to_string())
-        .or(matched)
-        .unwrap_or_else(|| "unmatched".to_string());
+    let route = match (response.extensions().get::<RouteLabel>(), &matched) {
+        (Some(label), _) => label.0,
+        (None, Some(m)) => m.as_str(),
+        (None, None) => "unmatched",
+    };
     let status = response.status();
     let elapsed = started.elapsed();
     let m = &state.metrics;
     m.http_requests
-        .with_label_values(&[&route, method.as_str(), status.as_str()])
+        .with_label_values(&[route, method.as_str(), status.as_str()])
         .inc();
     m.http_duration
-        .with_label_values(&[&route])
+        .with_label_values(&[route])
         .observe(elapsed.as_secs_f64());
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         m.rejected
@@ -72,7 +66,7 @@ pub(super) async fn observe(State(state): State<AppState>, req: Request, next: N
         tracing::info!(
             method = %method,
             route = %route,
-            path = %path,
+            path = %uri.path(),
             status = status.as_u16(),
             micros = elapsed.as_micros() as u64,
             queue_micros = timing.queue.as_micros() as u64,
