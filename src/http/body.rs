@@ -92,6 +92,20 @@ fn locate<T: DeserializeOwned>(bytes: &[u8], plain: serde_json::Error) -> ApiErr
     }
 }
 
+/// The request's cache policy, read from its headers without copying them.
+pub(crate) struct Policy(pub CachePolicy);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Policy {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Policy, Self::Rejection> {
+        Ok(Policy(cache_policy(&parts.headers)))
+    }
+}
+
 /// Reads `Cache-Control: no-cache` / `no-store` (SPEC §4).
 pub(crate) fn cache_policy(headers: &HeaderMap) -> CachePolicy {
     let mut policy = CachePolicy::Use;

@@ -139,10 +139,11 @@ async fn run(
     version: Option<u64>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
+    let headers = req.headers();
+    let policy = cache_policy(headers);
     let json_len = match headers.get(HEADER_LENGTH) {
         None => {
-            check_json_content_type(&headers)?;
+            check_json_content_type(headers)?;
             None
         }
         Some(v) => Some(
@@ -186,7 +187,7 @@ async fn run(
         version,
         inputs: wire::inputs(request.inputs, binary)?,
         outputs: wanted,
-        cache: cache_policy(&headers),
+        cache: policy,
     };
     let answer = state.inference.infer(infer).await?;
     let binary = binary_outputs.unwrap_or_else(|| vec![all_binary; answer.outputs.len()]);

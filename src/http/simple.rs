@@ -1,17 +1,16 @@
 //! `POST /predict`: the TF Serving body, plus optional `model` and `version` keys, for
 //! clients that just want an answer from the default model.
 
-use super::body::{parse, JsonBytes};
+use super::body::{parse, JsonBytes, Policy};
 use super::tfserving::{answer, wire::TfBody};
 use super::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 pub(super) async fn predict(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Policy(policy): Policy,
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Response, ApiError> {
     let mut body: TfBody = parse(&bytes)?;
@@ -22,5 +21,5 @@ pub(super) async fn predict(
         .map(|v| v.number())
         .transpose()
         .map_err(ApiError::BadRequest)?;
-    answer(&state, model, version, body, &headers).await
+    answer(&state, model, version, body, policy).await
 }

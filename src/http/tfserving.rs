@@ -9,9 +9,9 @@ use super::body::{cache_policy, parse, JsonBytes};
 use super::observe::RouteLabel;
 use super::{with_prediction_headers, AppState};
 use crate::error::ApiError;
-use crate::request::InferRequest;
+use crate::request::{CachePolicy, InferRequest};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -97,7 +97,7 @@ async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Re
             ))
         }
     }
-    let headers = req.headers().clone();
+    let policy = cache_policy(req.headers());
     let JsonBytes(bytes) = JsonBytes::from_request(req, &state).await?;
     let body: TfBody = parse(&bytes)?;
     if body.model.is_some() || body.version.is_some() {
@@ -105,7 +105,7 @@ async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Re
             "`model` and `version` belong in the URL on this route, not in the body",
         ));
     }
-    answer(&state, Some(path.model), path.version, body, &headers).await
+    answer(&state, Some(path.model), path.version, body, policy).await
 }
 
 /// Runs a TF-format body and answers in the same format (shared with `/predict`).
@@ -114,7 +114,7 @@ pub(super) async fn answer(
     model: Option<String>,
     version: Option<u64>,
     body: TfBody,
-    headers: &HeaderMap,
+    cache: CachePolicy,
 ) -> Result<Response, ApiError> {
     if let Some(name) = body
         .signature_name
@@ -144,7 +144,7 @@ pub(super) async fn answer(
         version,
         inputs: tensors.into_inputs(),
         outputs: None,
-        cache: cache_policy(headers),
+        cache,
     };
     let answer = state.inference.infer(req).await?;
     let body = if rows {
