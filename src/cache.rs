@@ -58,7 +58,9 @@ pub enum Lookup {
 pub struct Leader {
     key: Bytes,
     sender: Option<watch::Sender<Option<Arc<Entry>>>>,
-    inflight: Inflight,
+    /// The map this unit is registered in; `None` for `no-cache` leaders, which
+    /// nobody waits for.
+    inflight: Option<Inflight>,
 }
 
 /// moka's time-to-live backstop: entries older than the longest TTL leave memory.
@@ -122,8 +124,8 @@ impl<S: BuildHasher + Clone + Send + Sync + 'static> ResultCache<S> {
         if !lookup {
             return Lookup::Lead(Leader {
                 key,
-                sender: Some(watch::channel(None).0),
-                inflight: Arc::new(Mutex::default()),
+                sender: None,
+                inflight: None,
             });
         }
         if let Some(entry) = self.entries.get(&key) {
@@ -141,7 +143,7 @@ impl<S: BuildHasher + Clone + Send + Sync + 'static> ResultCache<S> {
         Lookup::Lead(Leader {
             key,
             sender: Some(sender),
-            inflight: self.inflight.clone(),
+            inflight: Some(self.inflight.clone()),
         })
     }
 
@@ -187,7 +189,7 @@ impl<S: BuildHasher + Clone + Send + Sync + 'static> ResultCache<S> {
 impl Drop for Leader {
     fn drop(&mut self) {
         // Finished or not, this unit is no longer being computed by us.
-        if let Ok(mut inflight) = self.inflight.lock() {
+        if let Some(Ok(mut inflight)) = self.inflight.as_ref().map(|m| m.lock()) {
             inflight.remove(&self.key);
         }
     }

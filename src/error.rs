@@ -85,7 +85,6 @@ impl IntoResponse for ApiError {
                 HeaderValue::from(retry_after_secs.max(1)),
             );
         }
-        response.extensions_mut().insert(self);
         response
     }
 }

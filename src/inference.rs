@@ -33,7 +33,7 @@ impl Inference {
     pub async fn infer(&self, req: InferRequest) -> Result<InferResponse, ApiError> {
         let name = req.model.as_deref().unwrap_or(&self.default_model);
         let servable = self.repository.resolve(name, req.version)?;
-        let bound = bind(
+        let mut bound = bind(
             &req,
             &servable.name,
             servable.model.signature(),
@@ -55,7 +55,11 @@ impl Inference {
                 self.count_lookups(&servable, "bypass", bound.rows);
                 let (outputs, timing) = servable
                     .batcher
-                    .submit(bound.inputs.clone(), bound.rows, Some(deadline))
+                    .submit(
+                        std::mem::take(&mut bound.inputs),
+                        bound.rows,
+                        Some(deadline),
+                    )
                     .await?;
                 (outputs, timing, CacheStatus::Bypass)
             }

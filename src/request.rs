@@ -92,7 +92,7 @@ pub struct InferResponse {
     pub model: String,
     /// Version that answered.
     pub version: u64,
-    /// Requested outputs (all by default), in the model's order.
+    /// Requested outputs, in the order asked for (all, in the model's order, by default).
     pub outputs: Vec<(String, Tensor)>,
     /// Where the rows came from.
     pub cache: CacheStatus,

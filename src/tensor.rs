@@ -195,7 +195,13 @@ impl Tensor {
 
     /// Whether any element is NaN or infinite (always false for integer types).
     pub fn has_non_finite(&self) -> bool {
-        self.dtype.is_float() && self.to_f64_vec().iter().any(|v| !v.is_finite())
+        // Runs on every float input: read in place, never copy the tensor.
+        let size = self.dtype.size();
+        self.dtype.is_float()
+            && self
+                .data
+                .chunks_exact(size)
+                .any(|c| !element_to_f64(self.dtype, c).is_finite())
     }
 }
 

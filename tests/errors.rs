@@ -32,6 +32,21 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn wrong_field_type_is_400() {
     let app = bundled();
+    for uri in [
+        "/v2/models/stock-forecaster/versions/two",
+        "/v1/models/stock-forecaster/versions/two",
+    ] {
+        send(&app, get(uri))
+            .await
+            .assert_error(400, "version must be a whole number");
+    }
+    post(
+        &app,
+        "/predict",
+        &json!({ "version": "two", "instances": [row()] }),
+    )
+    .await
+    .assert_error(400, "version must be a whole number, got \"two\"");
     post(&app, "/predict", &json!({ "instances": "lots" }))
         .await
         .assert_error(400, "instances");

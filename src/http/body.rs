@@ -92,6 +92,12 @@ fn locate<T: DeserializeOwned>(bytes: &[u8], plain: serde_json::Error) -> ApiErr
     }
 }
 
+/// A version number from a path or body, or a 400 saying what was expected.
+pub(crate) fn version_number(text: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("version must be a whole number, got {text:?}")))
+}
+
 /// The request's cache policy, read from its headers without copying them.
 pub(crate) struct Policy(pub CachePolicy);
 

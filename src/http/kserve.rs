@@ -4,7 +4,7 @@
 
 mod wire;
 
-use super::body::{cache_policy, check_json_content_type, parse, AnyBytes};
+use super::body::{cache_policy, check_json_content_type, parse, version_number, AnyBytes};
 use super::{with_prediction_headers, AppState};
 use crate::error::ApiError;
 use crate::repository::Servable;
@@ -38,11 +38,6 @@ async fn server_metadata() -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "extensions": ["binary_tensor_data"],
     }))
-}
-
-fn parse_version(v: &str) -> Result<u64, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::bad_request(format!("version must be a whole number, got {v:?}")))
 }
 
 fn metadata(servable: &Servable) -> Value {
@@ -84,7 +79,7 @@ async fn version_metadata(
     let servable = s
         .inference
         .repository
-        .resolve(&m, Some(parse_version(&v)?))?;
+        .resolve(&m, Some(version_number(&v)?))?;
     Ok(Json(metadata(&servable)))
 }
 
@@ -112,7 +107,7 @@ async fn version_ready(
     let servable = s
         .inference
         .repository
-        .resolve(&m, Some(parse_version(&v)?))?;
+        .resolve(&m, Some(version_number(&v)?))?;
     ready_body(&s, servable)
 }
 
@@ -129,7 +124,7 @@ async fn version_infer(
     Path((m, v)): Path<(String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let version = parse_version(&v)?;
+    let version = version_number(&v)?;
     run(s, m, Some(version), req).await
 }
 

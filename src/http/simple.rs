@@ -15,11 +15,6 @@ pub(super) async fn predict(
 ) -> Result<Response, ApiError> {
     let mut body: TfBody = parse(&bytes)?;
     let model = body.model.take();
-    let version = body
-        .version
-        .take()
-        .map(|v| v.number())
-        .transpose()
-        .map_err(ApiError::BadRequest)?;
+    let version = body.version.take().map(|v| v.number()).transpose()?;
     answer(&state, model, version, body, policy).await
 }

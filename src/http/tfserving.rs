@@ -5,7 +5,7 @@
 
 pub(crate) mod wire;
 
-use super::body::{cache_policy, parse, JsonBytes};
+use super::body::{cache_policy, parse, version_number, JsonBytes};
 use super::observe::RouteLabel;
 use super::{with_prediction_headers, AppState};
 use crate::error::ApiError;
@@ -40,13 +40,7 @@ impl TfPath {
                 )))
             }
         };
-        let version = version
-            .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request(format!("version must be a whole number, got {v:?}"))
-                })
-            })
-            .transpose()?;
+        let version = version.map(version_number).transpose()?;
         Ok(TfPath {
             model: model.to_string(),
             version,

@@ -72,13 +72,11 @@ pub(crate) enum VersionField {
 }
 
 impl VersionField {
-    /// The version number, or a message saying why not.
-    pub(crate) fn number(&self) -> Result<u64, String> {
+    /// The version number, or a 400 saying why not.
+    pub(crate) fn number(&self) -> Result<u64, crate::error::ApiError> {
         match self {
             VersionField::Number(n) => Ok(*n),
-            VersionField::Text(s) => s
-                .parse()
-                .map_err(|_| format!("`version` must be a whole number, got {s:?}")),
+            VersionField::Text(s) => super::super::body::version_number(s),
         }
     }
 }
