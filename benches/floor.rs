@@ -7,44 +7,12 @@
 //! `floor --serve 127.0.0.1:PORT` serves until killed. Without `--serve` (as under
 //! `cargo bench`) it says how to use it and exits, so a plain bench run never hangs.
 
-use axum::body::Bytes;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::Router;
-use serde::Deserialize;
+/// The allocator inferd's binary uses (src/main.rs), so figures here match the server.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// The `/predict` row-format body: `{"instances": [[f32; N], ...]}`.
-#[derive(Deserialize)]
-struct Instances {
-    /// Rows of features; parsed in full, as inferd does, then dropped.
-    #[allow(dead_code)]
-    instances: Vec<Vec<f32>>,
-}
-
-/// The answer every valid request gets: one forecast for one row.
-const ANSWER: &str = r#"{"predictions":[[0.0]]}"#;
-
-async fn predict(body: Bytes) -> impl IntoResponse {
-    match serde_json::from_slice::<Instances>(&body) {
-        Ok(_) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            ANSWER,
-        ),
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"error":"invalid JSON body"}"#,
-        ),
-    }
-}
-
-fn app() -> Router {
-    Router::new()
-        .route("/predict", post(predict))
-        .route("/readyz", get(|| async { "ready" }))
-}
+#[path = "floor/app.rs"]
+mod app;
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -62,6 +30,6 @@ fn main() -> std::io::Result<()> {
         .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        axum::serve(listener, app()).await
+        axum::serve(listener, app::app()).await
     })
 }

@@ -11,8 +11,14 @@
 //!
 //! The cache reads tokio's clock, so everything runs inside one runtime's context.
 
+/// The allocator inferd's binary uses (src/main.rs), so figures here match the server.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[path = "hot_path/fixtures.rs"]
 mod fixtures;
+#[path = "floor/app.rs"]
+mod floor;
 
 use bytes::Bytes;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
@@ -332,6 +338,50 @@ fn infer(c: &mut Criterion, rt: &Runtime, state: Option<&AppState>) {
     g.finish();
 }
 
+/// One `/predict` request through a whole router in process, as hyper would hand it
+/// over, up to the collected response body: the floor's bare handler, inferd's cache
+/// hit and inferd's cache bypass (`no-store`, through the batcher and the engine).
+/// What the kernel and hyper cost is the same for both servers and left out, so the
+/// difference is exactly what inferd's layers, handlers and cache add per request.
+fn router(c: &mut Criterion, rt: &Runtime, state: Option<&AppState>) {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let Some(state) = state else { return };
+    let body = serde_json::to_vec(&json!({ "instances": reference_rows(STOCK, 1) })).expect("json");
+    let run = |app: &axum::Router, cache_control: &'static str| {
+        let req = axum::http::Request::post("/predict")
+            .header("content-type", "application/json")
+            .header("cache-control", cache_control)
+            .body(Body::from(body.clone()))
+            .expect("request");
+        let app = app.clone();
+        rt.block_on(async move {
+            let response = app.oneshot(req).await.expect("infallible");
+            assert_eq!(response.status(), 200);
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+        })
+    };
+    let mut g = c.benchmark_group("router");
+    g.throughput(Throughput::Elements(1));
+    let cases = [
+        ("floor", floor::app(), "max-age=0"),
+        ("hit", inferd::http::router(state.clone()), "max-age=0"),
+        ("bypass", inferd::http::router(state.clone()), "no-store"),
+    ];
+    for (name, app, cache_control) in cases {
+        run(&app, cache_control); // the first request fills the cache
+        g.bench_function(name, |b| b.iter(|| black_box(run(&app, cache_control))));
+    }
+    g.finish();
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -346,5 +396,6 @@ fn main() {
     model_run(&mut c);
     per_request(&mut c, state.as_ref());
     infer(&mut c, &rt, state.as_ref());
+    router(&mut c, &rt, state.as_ref());
     c.final_summary();
 }

@@ -119,7 +119,7 @@ pub(crate) async fn app_state() -> Option<AppState> {
     let sources = Sources {
         flags: vec![
             ("model_repository".into(), repository),
-            ("default_model".into(), DENSE.into()),
+            ("default_model".into(), STOCK.into()),
             ("workers".into(), "1".into()),
         ],
         ..Sources::default()
