@@ -56,7 +56,7 @@ pub async fn run(
 
 /// Builds the handlers' shared state from a loaded repository.
 pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics) -> AppState {
-    AppState {
+    AppState::new(http::Shared {
         inference: Inference {
             repository,
             default_model: config.default_model.as_str().into(),
@@ -72,7 +72,7 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
         metrics,
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
-    }
+    })
 }
 
 /// Serves `state` on `listener`; on `shutdown`, turns `/readyz` to 503, stops

@@ -235,8 +235,16 @@ async fn a_reloaded_model_never_sees_old_entries() {
         .resolve(&config)
         .unwrap();
     repo.insert("fake", 1, new.clone(), settings, &app.metrics);
-    let mut state = app.state.clone();
-    state.inference.repository = Arc::new(repo);
+    let old_state = &app.state;
+    let state = inferd::http::AppState::new(inferd::http::Shared {
+        inference: inferd::inference::Inference {
+            repository: Arc::new(repo),
+            ..old_state.inference.clone()
+        },
+        metrics: old_state.metrics.clone(),
+        draining: old_state.draining.clone(),
+        max_body_bytes: old_state.max_body_bytes,
+    });
     let reloaded = TestApp {
         router: inferd::http::router(state.clone()),
         state,

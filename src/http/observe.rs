@@ -1,12 +1,23 @@
-//! One log line and one set of metrics per request, under a span carrying the request
-//! id so anything logged while serving it (errors included) can be found by that id.
+//! What every request gets on its way in and out: a request id (echoed or made), a
+//! span carrying it so anything logged while serving the request can be found by that
+//! id, one log line, and the HTTP metrics.
+//!
+//! A hand-written layer rather than `axum::middleware::from_fn`: that one clones the
+//! route and the state and boxes a future per request, which cost 0.7 µs of a 5 µs
+//! cache hit (`cargo bench --bench hot_path -- router`).
 
-use super::{AppState, REQUEST_ID};
-use crate::batcher::Timing;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use super::REQUEST_ID;
+use crate::metrics::{Metrics, UNKNOWN_MODEL};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
+use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 /// The route template a handler reports when the router's own match is a wildcard
@@ -14,65 +25,158 @@ use tracing::Instrument;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RouteLabel(pub &'static str);
 
-/// Decrements the in-flight gauge even when the request future is dropped.
-struct Inflight(prometheus::IntGauge);
+/// Wraps every route (and the fallbacks) in [`Observe`].
+#[derive(Clone)]
+pub(super) struct ObserveLayer(pub(super) Metrics);
 
-impl Drop for Inflight {
-    fn drop(&mut self) {
-        self.0.dec();
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            metrics: self.0.clone(),
+        }
     }
 }
 
-pub(super) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    // Cheap handles (reference-counted), not copies: this runs on every request.
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let uri = req.uri().clone();
-    let span = match req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        Some(id) => tracing::info_span!("request", id = %id),
-        None => tracing::info_span!("request"),
-    };
-    state.metrics.inflight.inc();
-    let _inflight = Inflight(state.metrics.inflight.clone());
-    let response = next.run(req).instrument(span.clone()).await;
+/// See the module documentation.
+#[derive(Clone)]
+pub(super) struct Observe<S> {
+    inner: S,
+    metrics: Metrics,
+}
 
-    let route = match (response.extensions().get::<RouteLabel>(), &matched) {
-        (Some(label), _) => label.0,
-        (None, Some(m)) => m.as_str(),
-        (None, None) => "unmatched",
-    };
-    let status = response.status();
-    let elapsed = started.elapsed();
-    let m = &state.metrics;
-    m.http_requests
-        .with_label_values(&[route, method.as_str(), status.as_str()])
-        .inc();
-    m.http_duration
-        .with_label_values(&[route])
-        .observe(elapsed.as_secs_f64());
-    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        m.rejected
-            .with_label_values(&[crate::metrics::UNKNOWN_MODEL, "too_large"])
-            .inc();
+impl<S, E> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = E>,
+{
+    type Response = Response;
+    type Error = E;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        self.inner.poll_ready(cx)
     }
-    // Where the time went, so a slow request's line says whether it queued or computed.
-    let timing = response
-        .extensions()
-        .get::<Timing>()
-        .copied()
-        .unwrap_or_default();
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            route = %route,
-            path = %uri.path(),
-            status = status.as_u16(),
-            micros = elapsed.as_micros() as u64,
-            queue_micros = timing.queue.as_micros() as u64,
-            inference_micros = timing.inference.as_micros() as u64,
-            "request"
-        );
-    });
-    response
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = match req.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => new_request_id(),
+        };
+        let span = match id.to_str() {
+            Ok(id) => tracing::info_span!("request", id = %id),
+            Err(_) => tracing::info_span!("request"),
+        };
+        // The path is only for the log line: not copied when nothing would log it.
+        let uri = (!span.is_disabled()).then(|| req.uri().clone());
+        let method = req.method().clone();
+        let matched = req.extensions().get::<MatchedPath>().cloned();
+        self.metrics.inflight.inc();
+        Observed {
+            inner: self.inner.call(req).instrument(span),
+            seen: Seen {
+                started,
+                id,
+                method,
+                matched,
+                uri,
+                metrics: self.metrics.clone(),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The route's future, then the bookkeeping once it answers.
+    pub(super) struct Observed<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        seen: Seen,
+    }
+}
+
+/// What was known about the request when it came in. Dropping it (the answer
+/// recorded, or the client gone mid-request) takes the request out of the in-flight
+/// gauge.
+struct Seen {
+    started: Instant,
+    id: HeaderValue,
+    method: Method,
+    matched: Option<MatchedPath>,
+    uri: Option<Uri>,
+    metrics: Metrics,
+}
+
+impl Drop for Seen {
+    fn drop(&mut self) {
+        self.metrics.inflight.dec();
+    }
+}
+
+impl<F, E> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        let seen = &*this.seen;
+        let route = match (response.extensions().get::<RouteLabel>(), &seen.matched) {
+            (Some(label), _) => label.0,
+            (None, Some(m)) => m.as_str(),
+            (None, None) => "unmatched",
+        };
+        let status = response.status();
+        let elapsed = seen.started.elapsed();
+        let m = &seen.metrics;
+        m.http_requests
+            .with_label_values(&[route, seen.method.as_str(), status.as_str()])
+            .inc();
+        m.http_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            m.rejected
+                .with_label_values(&[UNKNOWN_MODEL, "too_large"])
+                .inc();
+        }
+        if let Some(uri) = &seen.uri {
+            // Where the time went, so a slow request's line says whether it queued or
+            // computed (the handlers' timing headers; absent on errors).
+            let micros = |name: &str| header_u64(response.headers(), name);
+            this.inner.span().in_scope(|| {
+                tracing::info!(
+                    method = %seen.method,
+                    route = %route,
+                    path = %uri.path(),
+                    status = status.as_u16(),
+                    micros = elapsed.as_micros() as u64,
+                    queue_micros = micros("x-inferd-queue-time"),
+                    inference_micros = micros("x-inferd-inference-time"),
+                    "request"
+                );
+            });
+        }
+        response.headers_mut().insert(REQUEST_ID, seen.id.clone());
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> u64 {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A fresh UUID v4, written without an intermediate `String`.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).expect("a UUID is a valid header value")
 }

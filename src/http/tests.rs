@@ -1,0 +1,127 @@
+//! The layers every route passes ([`with_layers`]), on routes made for the purpose: a
+//! panicking handler, one that never answers, and one that reports timing headers.
+
+use super::*;
+use crate::config::Config;
+use crate::repository::Repository;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use std::sync::{Arc as StdArc, Mutex};
+use tower::ServiceExt;
+
+fn state() -> AppState {
+    let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
+    crate::app_state(&Config::default(), Arc::new(Repository::default()), metrics)
+}
+
+fn requests(state: &AppState, route: &str, method: &str, status: &str) -> u64 {
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[route, method, status])
+        .get()
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_answered_counted_and_given_a_request_id() {
+    let state = state();
+    let routes = Router::new().route("/boom", get(|| async { panic!("boom") as &'static str }));
+    let app = with_layers(routes, state.clone());
+    let response = app
+        .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = response.headers()[REQUEST_ID].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("internal error"));
+    assert_eq!(requests(&state, "/boom", "GET", "500"), 1);
+    assert_eq!(state.metrics.inflight.get(), 0);
+}
+
+#[tokio::test]
+async fn a_request_dropped_mid_flight_leaves_the_inflight_gauge() {
+    let state = state();
+    let routes = Router::new().route("/hang", get(std::future::pending::<&'static str>));
+    let app = with_layers(routes, state.clone());
+    let mut call = Box::pin(app.oneshot(Request::get("/hang").body(Body::empty()).unwrap()));
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    assert_eq!(state.metrics.inflight.get(), 1);
+    drop(call);
+    assert_eq!(state.metrics.inflight.get(), 0);
+    assert_eq!(requests(&state, "/hang", "GET", "200"), 0, "never answered");
+}
+
+/// Collects what the fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(StdArc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_log_line_carries_the_request_id_route_status_and_timing() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let timed = || async {
+                let response = axum::response::IntoResponse::into_response("ok");
+                let answer = crate::request::InferResponse {
+                    model: "m".into(),
+                    version: 3,
+                    outputs: Vec::new(),
+                    cache: crate::request::CacheStatus::Miss,
+                    timing: crate::batcher::Timing {
+                        queue: std::time::Duration::from_micros(1234),
+                        inference: std::time::Duration::from_micros(567),
+                    },
+                };
+                with_prediction_headers(response, &answer)
+            };
+            let app = with_layers(Router::new().route("/t", get(timed)), state());
+            let req = Request::get("/t?x=1")
+                .header(REQUEST_ID, "abc-123")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.oneshot(req).await.unwrap();
+            assert_eq!(response.headers()[REQUEST_ID], "abc-123");
+        });
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("route=/t"))
+        .unwrap_or_else(|| panic!("no request line in {text:?}"));
+    for part in [
+        "request{id=abc-123}",
+        "method=GET",
+        "path=/t",
+        "status=200",
+        "queue_micros=1234",
+        "inference_micros=567",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from {line:?}");
+    }
+}
