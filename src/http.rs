@@ -12,14 +12,12 @@ use crate::error::ApiError;
 use crate::inference::Inference;
 use crate::metrics::Metrics;
 use crate::request::InferResponse;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tower_http::catch_panic::CatchPanicLayer;
 
 /// Everything a handler needs, behind one `Arc`: axum clones the state for every
 /// extractor and layer that takes it, and one reference count is cheaper than five
@@ -72,16 +70,13 @@ pub fn router(state: AppState) -> Router {
     with_layers(routes, state)
 }
 
-/// The layers every route and fallback passes, innermost first: the body limit, the
-/// panic guard (so a panic is answered, counted and logged like any 500), then the
-/// request id, span, log line and metrics of [`observe`]. Inside the router, where
-/// the matched route template is known.
+/// The one layer every route and fallback passes: [`observe`] (request id, span,
+/// panic guard, log line, metrics). Inside the router, where the matched route
+/// template is known. One layer only: axum boxes each `Router::layer` call around
+/// every route again and clones every box per request (the body limit is applied
+/// where bodies are read, in `body.rs`).
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal("handler panicked".into()).into_response()
-        }))
         .layer(observe::ObserveLayer(state.metrics.clone()))
         .with_state(state)
 }
@@ -118,7 +113,11 @@ pub(crate) fn with_prediction_headers(mut response: Response, answer: &InferResp
         headers.insert(names::MODEL, v);
     }
     headers.insert(names::VERSION, HeaderValue::from(answer.version));
-    let micros = |d: std::time::Duration| HeaderValue::from(d.as_micros() as u64);
+    // Zero (every cache hit) without formatting and allocating a value.
+    let micros = |d: std::time::Duration| match d.as_micros() {
+        0 => HeaderValue::from_static("0"),
+        n => HeaderValue::from(n as u64),
+    };
     headers.insert(names::QUEUE_TIME, micros(answer.timing.queue));
     headers.insert(names::INFERENCE_TIME, micros(answer.timing.inference));
     response

@@ -188,7 +188,7 @@ pub fn bind(
 
 /// Converts one input to the spec's datatype and checks its shape.
 fn convert(input: &InputTensor, spec: &TensorSpec) -> Result<Tensor, String> {
-    let what = format!("input `{}`", spec.name);
+    let what = InputLabel(&spec.name);
     if let Some(dt) = input.datatype {
         if dt != spec.dtype {
             return Err(format!(
@@ -229,6 +229,15 @@ fn convert(input: &InputTensor, spec: &TensorSpec) -> Result<Tensor, String> {
         ));
     }
     Ok(tensor)
+}
+
+/// "input `name`", written only into error messages (not built on every request).
+struct InputLabel<'a>(&'a str);
+
+impl std::fmt::Display for InputLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "input `{}`", self.0)
+    }
 }
 
 fn rows_of(inputs: &[Tensor], model: &str, max_rows: usize) -> Result<usize, ApiError> {

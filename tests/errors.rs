@@ -162,6 +162,34 @@ async fn body_over_max_body_bytes_is_413() {
     )
     .await;
     a.assert_error(413, "max_body_bytes");
+
+    // Streamed without a length: refused once the limit is passed, not before.
+    let streamed = |len: usize| {
+        let chunks = (0..2).map(move |_| Ok::<_, std::io::Error>(vec![b' '; len / 2]));
+        Request::post("/predict")
+            .header("content-type", "application/json")
+            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .unwrap()
+    };
+    send(&app, streamed(1026))
+        .await
+        .assert_error(413, "max_body_bytes");
+    // Exactly at the limit it is read (and is not JSON).
+    send(&app, streamed(1024)).await.assert_error(400, "JSON");
+    // A declared length over the limit is refused without reading the body.
+    let declared = Request::post("/predict")
+        .header("content-length", "5000")
+        .body(Body::from("{}"))
+        .unwrap();
+    send(&app, declared)
+        .await
+        .assert_error(413, "max_body_bytes");
+    let rejected = app
+        .metrics
+        .rejected
+        .with_label_values(&["unknown", "too_large"])
+        .get();
+    assert_eq!(rejected, 4, "every 413 is counted");
 }
 
 #[tokio::test]

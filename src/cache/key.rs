@@ -2,7 +2,7 @@
 //! (lengths before variable parts), so two different inputs never share a key.
 
 use crate::tensor::Tensor;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 /// The key of rows `start..end` of `inputs` for one loaded model version.
 pub fn unit_key(
@@ -14,8 +14,28 @@ pub fn unit_key(
     start: usize,
     end: usize,
 ) -> Bytes {
-    let data: usize = inputs.iter().map(|t| t.row_bytes() * (end - start)).sum();
-    let mut key = BytesMut::with_capacity(64 + model.len() + data);
+    // Sized exactly: a key that grows reallocates, and one with spare capacity costs
+    // another allocation when frozen into `Bytes`.
+    let size = 4
+        + model.len()
+        + 8
+        + 8
+        + 4
+        + names
+            .iter()
+            .zip(inputs)
+            .map(|(name, t)| {
+                4 + name.len()
+                    + t.dtype.name().len()
+                    + 1
+                    + 4
+                    + 8
+                    + 8 * t.shape.len().saturating_sub(1)
+                    + 8
+                    + t.row_bytes() * (end - start)
+            })
+            .sum::<usize>();
+    let mut key = Vec::with_capacity(size);
     put_str(&mut key, model);
     key.put_u64_le(version);
     key.put_u64_le(generation);
@@ -34,10 +54,11 @@ pub fn unit_key(
         key.put_u64_le(bytes.len() as u64);
         key.put_slice(bytes);
     }
-    key.freeze()
+    debug_assert_eq!(key.len(), size);
+    Bytes::from(key)
 }
 
-fn put_str(key: &mut BytesMut, s: &str) {
+fn put_str(key: &mut Vec<u8>, s: &str) {
     key.put_u32_le(s.len() as u32);
     key.put_slice(s.as_bytes());
 }

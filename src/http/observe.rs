@@ -1,20 +1,26 @@
 //! What every request gets on its way in and out: a request id (echoed or made), a
 //! span carrying it so anything logged while serving the request can be found by that
-//! id, one log line, and the HTTP metrics.
+//! id, a panic guard that turns a handler's panic into a logged 500, one log line,
+//! and the HTTP metrics. The guard sits inside the bookkeeping so a panic is counted
+//! and logged like any other 500.
 //!
 //! A hand-written layer rather than `axum::middleware::from_fn`: that one clones the
 //! route and the state and boxes a future per request, which cost 0.7 µs of a 5 µs
 //! cache hit (`cargo bench --bench hot_path -- router`).
 
 use super::REQUEST_ID;
+use crate::error::ApiError;
 use crate::metrics::{Metrics, UNKNOWN_MODEL};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use pin_project_lite::pin_project;
+use std::any::Any;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
 use tracing::instrument::Instrumented;
@@ -123,7 +129,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+        let mut response = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result?,
+            // Never polled again: this poll returns `Ready`.
+            Err(payload) => this.inner.span().in_scope(|| panicked(payload.as_ref())),
+        };
         let seen = &*this.seen;
         let route = match (response.extensions().get::<RouteLabel>(), &seen.matched) {
             (Some(label), _) => label.0,
@@ -164,6 +176,16 @@ where
         response.headers_mut().insert(REQUEST_ID, seen.id.clone());
         Poll::Ready(Ok(response))
     }
+}
+
+/// The 500 a panicking handler answers; the panic message goes to the log only.
+fn panicked(payload: &(dyn Any + Send)) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    ApiError::Internal(format!("handler panicked: {message}")).into_response()
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> u64 {
