@@ -12,6 +12,8 @@ use crate::error::ApiError;
 use crate::inference::Inference;
 use crate::metrics::Metrics;
 use crate::request::InferResponse;
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -101,10 +103,18 @@ mod names {
         HeaderName::from_static("x-inferd-inference-time");
 }
 
-/// Adds the headers every prediction response carries.
-pub(crate) fn with_prediction_headers(mut response: Response, answer: &InferResponse) -> Response {
+/// A prediction's response: the encoded body, its content type and the headers every
+/// prediction carries. The header map is sized once for everything added here, by
+/// `observe` and by axum; growing it costs two allocations each time.
+pub(crate) fn prediction_response(
+    answer: &InferResponse,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response {
+    let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
-    headers.reserve(6);
+    headers.reserve(12);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         names::CACHE,
         HeaderValue::from_static(answer.cache.as_str()),

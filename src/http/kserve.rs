@@ -5,13 +5,13 @@
 mod wire;
 
 use super::body::{cache_policy, check_json_content_type, parse, version_number, AnyBytes};
-use super::{with_prediction_headers, AppState};
+use super::{prediction_response, AppState};
 use crate::error::ApiError;
 use crate::repository::Servable;
 use crate::request::InferRequest;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -189,15 +189,14 @@ async fn run(
     let (json_part, tail) = wire::response(&answer, id.as_deref(), &binary);
     let mut bytes = serde_json::to_vec(&json_part)
         .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
-    let response = if tail.is_empty() {
-        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-    } else {
-        let json_len = bytes.len();
-        bytes.extend_from_slice(&tail);
-        let mut r = ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response();
-        r.headers_mut()
-            .insert(HEADER_LENGTH, HeaderValue::from(json_len));
-        r
-    };
-    Ok(with_prediction_headers(response, &answer))
+    if tail.is_empty() {
+        return Ok(prediction_response(&answer, "application/json", bytes));
+    }
+    let json_len = bytes.len();
+    bytes.extend_from_slice(&tail);
+    let mut response = prediction_response(&answer, "application/octet-stream", bytes);
+    response
+        .headers_mut()
+        .insert(HEADER_LENGTH, HeaderValue::from(json_len));
+    Ok(response)
 }

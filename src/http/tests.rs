@@ -87,7 +87,6 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
             .unwrap();
         runtime.block_on(async {
             let timed = || async {
-                let response = axum::response::IntoResponse::into_response("ok");
                 let answer = crate::request::InferResponse {
                     model: "m".into(),
                     version: 3,
@@ -98,7 +97,7 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
                         inference: std::time::Duration::from_micros(567),
                     },
                 };
-                with_prediction_headers(response, &answer)
+                prediction_response(&answer, "text/plain", b"ok".to_vec())
             };
             let app = with_layers(Router::new().route("/t", get(timed)), state());
             let req = Request::get("/t?x=1")

@@ -7,11 +7,10 @@ pub(crate) mod wire;
 
 use super::body::{cache_policy, parse, version_number, JsonBytes};
 use super::observe::RouteLabel;
-use super::{with_prediction_headers, AppState};
+use super::{prediction_response, AppState};
 use crate::error::ApiError;
 use crate::request::{CachePolicy, InferRequest};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -147,8 +146,7 @@ pub(super) async fn answer(
         serde_json::to_vec(&TfAnswer::Columns(&answer))
     }
     .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
-    let response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    Ok(with_prediction_headers(response, &answer))
+    Ok(prediction_response(&answer, "application/json", body))
 }
 
 pub(super) async fn status(State(state): State<AppState>, Path(rest): Path<String>) -> Response {
