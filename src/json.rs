@@ -195,6 +195,25 @@ impl Nested {
         what: &dyn fmt::Display,
     ) -> Result<Tensor, String> {
         let mut data = Vec::with_capacity(self.values.len() * dtype.size());
+        if dtype == DataType::F32 {
+            // The common case, as one loop without a type dispatch per element; any
+            // value it cannot take as is goes through the general loop below for
+            // its exact error.
+            for &v in &self.values {
+                let x = match v {
+                    Scalar::Float(f) if !f.is_finite() || (f as f32).is_finite() => f as f32,
+                    Scalar::Uint(u) => u as f64 as f32,
+                    Scalar::Int(i) => i as f64 as f32,
+                    _ => break,
+                };
+                data.extend_from_slice(&x.to_le_bytes());
+            }
+            if data.len() == self.values.len() * 4 {
+                return Tensor::new(dtype, shape, Bytes::from(data))
+                    .map_err(|e| format!("{what}: {e}"));
+            }
+            data.clear();
+        }
         for (i, &v) in self.values.iter().enumerate() {
             push_scalar(&mut data, dtype, v)
                 .map_err(|why| format!("{what}: element {i} ({}) {why}", describe(v)))?;
@@ -445,6 +464,39 @@ mod tests {
             .to_tensor(DataType::F32, vec![2], &"x")
             .unwrap();
         assert_eq!(t.to_f64_vec(), vec![1.0, 2.5]);
+    }
+
+    #[test]
+    fn f32_conversion_matches_the_general_rules() {
+        let t = parse(r#"[18446744073709551615, -9223372036854775808, 0.1, "NaN"]"#)
+            .unwrap()
+            .to_tensor(DataType::F32, vec![4], &"x")
+            .unwrap();
+        let got: Vec<f32> = t
+            .data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(
+            got[..3],
+            [u64::MAX as f64 as f32, i64::MIN as f64 as f32, 0.1]
+        );
+        assert!(got[3].is_nan());
+        let err = parse("[1, 1e39]")
+            .unwrap()
+            .to_tensor(DataType::F32, vec![2], &"x")
+            .unwrap_err();
+        assert!(
+            err.contains(
+                "element 1 (1000000000000000000000000000000000000000) is out of range for FP32"
+            ),
+            "{err}"
+        );
+        let err = parse("[1, true]")
+            .unwrap()
+            .to_tensor(DataType::F32, vec![2], &"x")
+            .unwrap_err();
+        assert!(err.contains("element 1 (true) is a boolean"), "{err}");
     }
 
     #[test]
