@@ -142,7 +142,7 @@ fn decode(c: &mut Criterion) {
 fn row_keys(input: &Tensor, generation: u64) -> Vec<Bytes> {
     let inputs = std::slice::from_ref(input);
     (0..input.rows())
-        .map(|r| unit_key(STOCK, 1, generation, &["input"], inputs, r, r + 1))
+        .map(|r| unit_key(STOCK, 1, generation, ["input"], inputs, r, r + 1))
         .collect()
 }
 

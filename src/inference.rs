@@ -49,10 +49,10 @@ impl Inference {
         let deadline = Instant::now() + self.request_timeout;
         let (outputs, timing, cache) = match self.cache_for(&servable, req.cache) {
             Some((cache, lookup)) => {
-                cached::infer(self, cache, &servable, &bound, lookup, deadline).await?
+                cached::infer(cache, &servable, &bound, lookup, deadline).await?
             }
             None => {
-                self.count_lookups(&servable, "bypass", bound.rows);
+                servable.lookups.bypass.inc_by(bound.rows as u64);
                 let (outputs, timing) = servable
                     .batcher
                     .submit(
@@ -79,15 +79,6 @@ impl Inference {
             CachePolicy::Use => Some((cache, true)),
             CachePolicy::Refresh => Some((cache, false)),
             CachePolicy::Bypass => None,
-        }
-    }
-
-    fn count_lookups(&self, servable: &Servable, result: &str, rows: usize) {
-        if rows > 0 {
-            self.metrics
-                .cache_lookups
-                .with_label_values(&[&servable.name, result])
-                .inc_by(rows as u64);
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets in seconds, from 25 µs (a cache hit) to 10 s (a stuck request).
@@ -192,15 +192,18 @@ impl Metrics {
     }
 
     /// Creates a model's label sets at 0 so its rates and ratios exist before traffic.
-    pub fn register_model(&self, model: &str, version: &str) {
+    pub fn register_model(&self, model: &str, version: &str) -> Lookups {
         for reason in ["queue_full", "deadline", "invalid"] {
             self.rejected.with_label_values(&[model, reason]);
         }
-        for result in ["hit", "miss", "bypass"] {
-            self.cache_lookups.with_label_values(&[model, result]);
-        }
         self.inference_rows.with_label_values(&[model, version]);
         self.model_info.with_label_values(&[model, version]).set(1);
+        let lookups = |result| self.cache_lookups.with_label_values(&[model, result]);
+        Lookups {
+            hit: lookups("hit"),
+            miss: lookups("miss"),
+            bypass: lookups("bypass"),
+        }
     }
 
     /// The text exposition of every registered metric.
@@ -210,6 +213,18 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// One model's `inferd_cache_lookups_total` series, looked up once at load: finding a
+/// series by its label values hashes them on every request.
+#[derive(Clone)]
+pub struct Lookups {
+    /// Rows answered from the cache.
+    pub hit: IntCounter,
+    /// Rows looked up and not found.
+    pub miss: IntCounter,
+    /// Rows that skipped the cache (`no-cache`, `no-store`, cache off for the model).
+    pub bypass: IntCounter,
 }
 
 #[cfg(target_os = "linux")]

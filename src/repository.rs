@@ -32,6 +32,8 @@ pub struct Servable {
     pub generation: u64,
     /// Queue and inference threads of this version.
     pub batcher: Batcher,
+    /// This model's cache lookup counters.
+    pub lookups: crate::metrics::Lookups,
 }
 
 /// All versions of one model, and the versions that failed to load.
@@ -125,8 +127,9 @@ impl Repository {
             metrics.clone(),
             labels.clone(),
         );
-        metrics.register_model(&labels.model, &labels.version);
+        let lookups = metrics.register_model(&labels.model, &labels.version);
         let servable = Servable {
+            lookups,
             name: name.to_string(),
             version,
             model,

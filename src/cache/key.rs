@@ -4,16 +4,18 @@
 use crate::tensor::Tensor;
 use bytes::{BufMut, Bytes};
 
-/// The key of rows `start..end` of `inputs` for one loaded model version.
-pub fn unit_key(
+/// The key of rows `start..end` of `inputs` (named `names`, in order) for one loaded
+/// model version.
+pub fn unit_key<'a>(
     model: &str,
     version: u64,
     generation: u64,
-    names: &[&str],
+    names: impl IntoIterator<Item = &'a str, IntoIter: Clone>,
     inputs: &[Tensor],
     start: usize,
     end: usize,
 ) -> Bytes {
+    let names = names.into_iter();
     // Sized exactly: a key that grows reallocates, and one with spare capacity costs
     // another allocation when frozen into `Bytes`.
     let size = 4
@@ -22,7 +24,7 @@ pub fn unit_key(
         + 8
         + 4
         + names
-            .iter()
+            .clone()
             .zip(inputs)
             .map(|(name, t)| {
                 4 + name.len()
@@ -40,7 +42,7 @@ pub fn unit_key(
     key.put_u64_le(version);
     key.put_u64_le(generation);
     key.put_u32_le(inputs.len() as u32);
-    for (name, tensor) in names.iter().zip(inputs) {
+    for (name, tensor) in names.zip(inputs) {
         put_str(&mut key, name);
         key.put_slice(tensor.dtype.name().as_bytes());
         key.put_u8(0);
@@ -70,34 +72,34 @@ mod tests {
     #[test]
     fn keys_differ_by_every_part() {
         let t = Tensor::from_f32(vec![2, 2], &[1., 2., 3., 4.]).unwrap();
-        let base = unit_key("m", 1, 7, &["x"], std::slice::from_ref(&t), 0, 1);
+        let base = unit_key("m", 1, 7, ["x"], std::slice::from_ref(&t), 0, 1);
         assert_eq!(
             base,
-            unit_key("m", 1, 7, &["x"], std::slice::from_ref(&t), 0, 1)
+            unit_key("m", 1, 7, ["x"], std::slice::from_ref(&t), 0, 1)
         );
         assert_ne!(
             base,
-            unit_key("m", 1, 7, &["x"], std::slice::from_ref(&t), 1, 2),
+            unit_key("m", 1, 7, ["x"], std::slice::from_ref(&t), 1, 2),
             "row"
         );
         assert_ne!(
             base,
-            unit_key("m", 2, 7, &["x"], std::slice::from_ref(&t), 0, 1),
+            unit_key("m", 2, 7, ["x"], std::slice::from_ref(&t), 0, 1),
             "version"
         );
         assert_ne!(
             base,
-            unit_key("m", 1, 8, &["x"], std::slice::from_ref(&t), 0, 1),
+            unit_key("m", 1, 8, ["x"], std::slice::from_ref(&t), 0, 1),
             "generation"
         );
         assert_ne!(
             base,
-            unit_key("n", 1, 7, &["x"], std::slice::from_ref(&t), 0, 1),
+            unit_key("n", 1, 7, ["x"], std::slice::from_ref(&t), 0, 1),
             "model"
         );
         assert_ne!(
             base,
-            unit_key("m", 1, 7, &["y"], std::slice::from_ref(&t), 0, 1),
+            unit_key("m", 1, 7, ["y"], std::slice::from_ref(&t), 0, 1),
             "input name"
         );
         let reshaped = Tensor {
@@ -105,8 +107,8 @@ mod tests {
             ..t.clone()
         };
         assert_ne!(
-            unit_key("m", 1, 7, &["x"], std::slice::from_ref(&t), 0, 2),
-            unit_key("m", 1, 7, &["x"], std::slice::from_ref(&reshaped), 0, 4),
+            unit_key("m", 1, 7, ["x"], std::slice::from_ref(&t), 0, 2),
+            unit_key("m", 1, 7, ["x"], std::slice::from_ref(&reshaped), 0, 4),
             "same bytes, other shape"
         );
     }

@@ -7,6 +7,7 @@ use crate::request::CachePolicy;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
+use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
@@ -51,13 +52,37 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "cannot read the request body: {e}"
-        ))),
+    let failed = |e: axum::BoxError| {
+        if e.is::<LengthLimitError>() {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        }
+    };
+    // A small body arrives as one chunk, handed on as it is; only a body in several
+    // chunks is copied into one buffer (sized from the declared length when given).
+    let mut body = Limited::new(req.into_body(), limit);
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(failed)?.into_data() else {
+            continue; // trailers
+        };
+        match &mut joined {
+            Some(buffer) => buffer.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let size = declared
+                    .map_or(0, |n| n as usize)
+                    .max(first.len() + chunk.len());
+                let mut buffer = BytesMut::with_capacity(size);
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&chunk);
+                joined = Some(buffer);
+            }
+        }
     }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 /// 415 unless the content type is absent or JSON.

@@ -2,7 +2,6 @@
 //! one model run, wait for units other requests are already computing, and assemble
 //! the answer in the request's row order.
 
-use super::Inference;
 use crate::batcher::Timing;
 use crate::cache::{unit_key, wait, Entry, Lookup, ResultCache};
 use crate::config::Granularity;
@@ -18,7 +17,6 @@ use tokio::time::Instant;
 type Unit = (usize, usize);
 
 pub(super) async fn infer(
-    inference: &Inference,
     cache: &ResultCache,
     servable: &Servable,
     bound: &Bound,
@@ -27,54 +25,49 @@ pub(super) async fn infer(
 ) -> Result<(Vec<Tensor>, Timing, CacheStatus), ApiError> {
     let sig = servable.model.signature();
     let per_row = servable.settings.cache.granularity == Granularity::Row && sig.is_batched();
-    let units: Vec<Unit> = if per_row {
-        (0..bound.rows).map(|i| (i, i + 1)).collect()
-    } else {
-        vec![(0, bound.rows)]
+    // Units are computed, not collected: a one-row hit is the common request, and
+    // every vector it allocates shows in its latency.
+    let count = if per_row { bound.rows } else { 1 };
+    let unit = |u: usize| -> Unit {
+        if per_row {
+            (u, u + 1)
+        } else {
+            (0, bound.rows)
+        }
     };
-    let names: Vec<&str> = sig.inputs.iter().map(|s| s.name.as_str()).collect();
-    let keys: Vec<Bytes> = units
-        .iter()
-        .map(|&(s, e)| {
-            unit_key(
-                &servable.name,
-                servable.version,
-                servable.generation,
-                &names,
-                &bound.inputs,
-                s,
-                e,
-            )
-        })
-        .collect();
+    let key = |u: usize| {
+        let (start, end) = unit(u);
+        let names = sig.inputs.iter().map(|s| s.name.as_str());
+        let (model, version, generation) = (&servable.name, servable.version, servable.generation);
+        unit_key(model, version, generation, names, &bound.inputs, start, end)
+    };
 
-    let mut found: Vec<Option<Arc<Entry>>> = vec![None; units.len()];
+    let mut found: Vec<Option<Arc<Entry>>> = vec![None; count];
     let (mut leaders, mut waiters) = (Vec::new(), Vec::new());
-    for (u, key) in keys.iter().enumerate() {
-        match cache.begin(key.clone(), lookup) {
-            Lookup::Hit(entry) => found[u] = Some(entry),
+    let mut hit_rows = 0;
+    for (u, slot) in found.iter_mut().enumerate() {
+        match cache.begin(key(u), lookup) {
+            Lookup::Hit(entry) => {
+                let (start, end) = unit(u);
+                hit_rows += end - start;
+                *slot = Some(entry);
+            }
             Lookup::Wait(receiver) => waiters.push((u, receiver)),
             Lookup::Lead(leader) => leaders.push((u, leader)),
         }
     }
-    let hit_rows: usize = rows_of(
-        &units,
-        found
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.is_some())
-            .map(|(u, _)| u),
-    );
-    let result = if lookup { "hit" } else { "bypass" };
-    inference.count_lookups(servable, result, if lookup { hit_rows } else { bound.rows });
+    let counters = &servable.lookups;
     if lookup {
-        inference.count_lookups(servable, "miss", bound.rows - hit_rows);
+        counters.hit.inc_by(hit_rows as u64);
+        counters.miss.inc_by((bound.rows - hit_rows) as u64);
+    } else {
+        counters.bypass.inc_by(bound.rows as u64);
     }
     let ttl = servable.settings.cache.ttl;
     let mut timing = Timing::default();
 
     if !leaders.is_empty() {
-        let chosen: Vec<Unit> = leaders.iter().map(|(u, _)| units[*u]).collect();
+        let chosen: Vec<Unit> = leaders.iter().map(|(u, _)| unit(*u)).collect();
         let (computed, spent) = compute(servable, &bound.inputs, &chosen, deadline).await?;
         timing = timing.plus(spent);
         for ((u, leader), outputs) in leaders.into_iter().zip(computed) {
@@ -87,9 +80,9 @@ pub(super) async fn infer(
             // The request computing it failed or went away: compute it ourselves.
             None => {
                 let (outputs, spent) =
-                    compute(servable, &bound.inputs, &[units[u]], deadline).await?;
+                    compute(servable, &bound.inputs, &[unit(u)], deadline).await?;
                 timing = timing.plus(spent);
-                let Lookup::Lead(leader) = cache.begin(keys[u].clone(), false) else {
+                let Lookup::Lead(leader) = cache.begin(key(u), false) else {
                     unreachable!("a lookup-free begin always leads")
                 };
                 cache.finish(
@@ -103,14 +96,15 @@ pub(super) async fn infer(
         found[u] = Some(entry);
     }
 
-    let entries: Vec<Arc<Entry>> = found
-        .into_iter()
-        .map(|f| f.expect("every unit answered"))
-        .collect();
+    let entries = || {
+        found
+            .iter()
+            .map(|f| f.as_ref().expect("every unit answered"))
+    };
     let outputs = (0..sig.outputs.len())
-        .map(|o| {
-            let parts: Vec<Tensor> = entries.iter().map(|e| e.outputs[o].clone()).collect();
-            Tensor::concat_rows(&parts)
+        .map(|o| match count {
+            1 => entries().next().expect("one unit").outputs[o].clone(),
+            _ => Tensor::concat_rows(&entries().map(|e| e.outputs[o].clone()).collect::<Vec<_>>()),
         })
         .collect();
     let status = match hit_rows {
@@ -120,10 +114,6 @@ pub(super) async fn infer(
         _ => CacheStatus::Partial,
     };
     Ok((outputs, timing, status))
-}
-
-fn rows_of(units: &[Unit], chosen: impl Iterator<Item = usize>) -> usize {
-    chosen.map(|u| units[u].1 - units[u].0).sum()
 }
 
 /// Runs the model once on the chosen units' rows; returns each unit's outputs, copied
