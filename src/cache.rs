@@ -121,6 +121,12 @@ impl<S: BuildHasher + Clone + Send + Sync + 'static> ResultCache<S> {
     /// to do. With `lookup = false` (`Cache-Control: no-cache`) the stored answer is
     /// ignored and the caller always leads, without joining other computations.
     pub fn begin(&self, key: Bytes, lookup: bool) -> Lookup {
+        self.begin_at(key, lookup, Instant::now())
+    }
+
+    /// [`begin`](Self::begin) with the current time given, for a caller that has
+    /// just read the clock (each read costs ~30 ns on the hit path).
+    pub fn begin_at(&self, key: Bytes, lookup: bool, now: Instant) -> Lookup {
         if !lookup {
             return Lookup::Lead(Leader {
                 key,
@@ -129,7 +135,7 @@ impl<S: BuildHasher + Clone + Send + Sync + 'static> ResultCache<S> {
             });
         }
         if let Some(entry) = self.entries.get(&key) {
-            if entry.expires_at > Instant::now() {
+            if entry.expires_at > now {
                 return Lookup::Hit(entry);
             }
             self.entries.invalidate(&key);

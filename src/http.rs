@@ -11,7 +11,7 @@ mod tfserving;
 use crate::error::ApiError;
 use crate::inference::Inference;
 use crate::metrics::Metrics;
-use crate::request::InferResponse;
+use crate::request::{CacheStatus, InferResponse};
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
@@ -123,13 +123,16 @@ pub(crate) fn prediction_response(
         headers.insert(names::MODEL, v);
     }
     headers.insert(names::VERSION, HeaderValue::from(answer.version));
-    // Zero (every cache hit) without formatting and allocating a value.
-    let micros = |d: std::time::Duration| match d.as_micros() {
-        0 => HeaderValue::from_static("0"),
-        n => HeaderValue::from(n as u64),
-    };
-    headers.insert(names::QUEUE_TIME, micros(answer.timing.queue));
-    headers.insert(names::INFERENCE_TIME, micros(answer.timing.inference));
+    // Only when the model ran: a full hit has no queue or inference time, and two
+    // fewer headers to write on the most frequent answer.
+    if answer.cache != CacheStatus::Hit {
+        let micros = |d: std::time::Duration| match d.as_micros() {
+            0 => HeaderValue::from_static("0"),
+            n => HeaderValue::from(n as u64),
+        };
+        headers.insert(names::QUEUE_TIME, micros(answer.timing.queue));
+        headers.insert(names::INFERENCE_TIME, micros(answer.timing.inference));
+    }
     response
 }
 

@@ -46,10 +46,11 @@ impl Inference {
                 .with_label_values(&[&servable.name, "invalid"])
                 .inc();
         })?;
-        let deadline = Instant::now() + self.request_timeout;
+        let now = Instant::now();
+        let deadline = now + self.request_timeout;
         let (outputs, timing, cache) = match self.cache_for(&servable, req.cache) {
             Some((cache, lookup)) => {
-                cached::infer(cache, &servable, &bound, lookup, deadline).await?
+                cached::infer(cache, &servable, &bound, lookup, now, deadline).await?
             }
             None => {
                 servable.lookups.bypass.inc_by(bound.rows as u64);

@@ -72,22 +72,29 @@ impl Collector {
         }
     }
 
+    /// Runs once per number: the checks beyond "same depth as before" are out of line.
+    #[inline]
     fn leaf<E: de::Error>(&mut self, depth: usize, value: Scalar) -> Result<(), E> {
-        match self.rank {
-            None => self.rank = Some(depth),
-            Some(rank) if rank != depth => {
-                return Err(E::custom(format!(
-                    "array nesting is not rectangular: found a number at depth {depth}, expected depth {rank}"
-                )))
-            }
-            Some(_) => {}
-        }
-        if self.values.capacity() == 0 {
-            // One allocation for a typical row, instead of growing 4, 8, 16...
-            self.values.reserve(64);
+        if self.rank != Some(depth) {
+            self.first_leaf(depth)?;
         }
         self.values.push(value);
         Ok(())
+    }
+
+    #[cold]
+    fn first_leaf<E: de::Error>(&mut self, depth: usize) -> Result<(), E> {
+        match self.rank {
+            None => {
+                self.rank = Some(depth);
+                // One allocation for a typical row, instead of growing 4, 8, 16...
+                self.values.reserve(64);
+                Ok(())
+            }
+            Some(rank) => Err(E::custom(format!(
+                "array nesting is not rectangular: found a number at depth {depth}, expected depth {rank}"
+            ))),
+        }
     }
 
     /// Records an array of `len` elements at `depth`, checking it matches its peers.

@@ -41,11 +41,12 @@ async fn second_identical_request_is_a_hit() {
     let computed: u64 = first.header("x-inferd-inference-time").parse().unwrap();
     let _queued: u64 = first.header("x-inferd-queue-time").parse().unwrap();
     assert!(computed > 0, "a computed answer reports its inference time");
-    assert_eq!(
-        second.header("x-inferd-inference-time"),
-        "0",
-        "a hit computed nothing"
-    );
+    for name in ["x-inferd-inference-time", "x-inferd-queue-time"] {
+        assert!(
+            !second.headers.contains_key(name),
+            "a hit computed nothing, so it has no {name}"
+        );
+    }
     let text = app.metrics.render();
     assert!(
         text.contains(r#"inferd_cache_lookups_total{model="fake",result="hit"} 1"#),

@@ -21,6 +21,7 @@ pub(super) async fn infer(
     servable: &Servable,
     bound: &Bound,
     lookup: bool,
+    now: Instant,
     deadline: Instant,
 ) -> Result<(Vec<Tensor>, Timing, CacheStatus), ApiError> {
     let sig = servable.model.signature();
@@ -46,7 +47,7 @@ pub(super) async fn infer(
     let (mut leaders, mut waiters) = (Vec::new(), Vec::new());
     let mut hit_rows = 0;
     for (u, slot) in found.iter_mut().enumerate() {
-        match cache.begin(key(u), lookup) {
+        match cache.begin_at(key(u), lookup, now) {
             Lookup::Hit(entry) => {
                 let (start, end) = unit(u);
                 hit_rows += end - start;
