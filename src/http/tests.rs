@@ -58,6 +58,58 @@ async fn a_request_dropped_mid_flight_leaves_the_inflight_gauge() {
     assert_eq!(requests(&state, "/hang", "GET", "200"), 0, "never answered");
 }
 
+#[tokio::test]
+async fn every_answer_is_counted_under_its_own_route_method_and_status() {
+    use axum::extract::Query;
+    // One endpoint answering 200 or 404 by query, labelled as one of two routes the
+    // way TF Serving's wildcard route labels itself.
+    async fn answer(Query(q): Query<std::collections::HashMap<String, String>>) -> Response {
+        let status = match q.get("status").map(String::as_str) {
+            Some("404") => StatusCode::NOT_FOUND,
+            _ => StatusCode::OK,
+        };
+        let label = match q.get("label").map(String::as_str) {
+            Some("b") => "/b",
+            _ => "/a",
+        };
+        let mut response = axum::response::IntoResponse::into_response(status);
+        response.extensions_mut().insert(observe::RouteLabel(label));
+        response
+    }
+    let state = state();
+    let routes = Router::new().route("/x", get(answer).post(answer));
+    let app = with_layers(routes, state.clone());
+    let calls = [
+        ("GET", "/x", 3),
+        ("GET", "/x?status=404", 2),
+        ("GET", "/x?label=b", 4),
+        ("POST", "/x", 1),
+        ("GET", "/x?label=b&status=404", 1),
+        ("GET", "/x", 2),
+    ];
+    for (method, uri, times) in calls {
+        for _ in 0..times {
+            let req = Request::builder().method(method).uri(uri);
+            let response = app.clone().oneshot(req.body(Body::empty()).unwrap()).await;
+            assert!(response.is_ok());
+        }
+    }
+    assert_eq!(requests(&state, "/a", "GET", "200"), 5);
+    assert_eq!(requests(&state, "/a", "GET", "404"), 2);
+    assert_eq!(requests(&state, "/b", "GET", "200"), 4);
+    assert_eq!(requests(&state, "/a", "POST", "200"), 1);
+    assert_eq!(requests(&state, "/b", "GET", "404"), 1);
+    let latencies = |route: &str| {
+        state
+            .metrics
+            .http_duration
+            .with_label_values(&[route])
+            .get_sample_count()
+    };
+    assert_eq!(latencies("/a"), 8);
+    assert_eq!(latencies("/b"), 5);
+}
+
 /// Collects what the fmt subscriber writes.
 #[derive(Clone, Default)]
 struct Captured(StdArc<Mutex<Vec<u8>>>);
