@@ -1,5 +1,6 @@
-//! The HTTP front: composes the protocol routes with the layers every request passes
-//! (request id, panic guard, body limit, one log line and metrics per request).
+//! The HTTP front: composes the protocol routes with the one layer every request
+//! passes ([`observe`]: request id, span, panic guard, log line, metrics). Bodies are
+//! size-limited where they are read (`body.rs`).
 
 mod body;
 mod health;
