@@ -154,6 +154,40 @@ async fn v2_binary_tensors_round_trip() {
 }
 
 #[tokio::test]
+async fn a_body_in_several_chunks_reads_like_one_piece() {
+    let app = bundled();
+    let r = reference("stock-forecaster");
+    let whole = binary_request(&r.inputs[..8], &r.input_name, &r.output_name);
+    let (parts, body) = whole.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body)
+        .await
+        .unwrap()
+        .to_bytes();
+    // Cut inside the JSON header, at its end, and inside the binary tensor.
+    let json_len: usize = parts.headers["inference-header-content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let cuts = [0, 10, json_len, json_len + 5, bytes.len()];
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = cuts
+        .windows(2)
+        .map(|w| Ok(bytes.slice(w[0]..w[1])))
+        .collect();
+    let mut streamed = Request::from_parts(
+        parts.clone(),
+        Body::from_stream(futures::stream::iter(chunks)),
+    );
+    streamed
+        .headers_mut()
+        .insert("content-length", bytes.len().into());
+    let in_chunks = send(&app, streamed).await;
+    let in_one = send(&app, Request::from_parts(parts, Body::from(bytes))).await;
+    assert_eq!(in_chunks.status, 200, "{:?}", in_chunks.body);
+    assert_eq!(in_chunks.body, in_one.body);
+}
+
+#[tokio::test]
 async fn v2_binary_output_for_a_json_request() {
     let app = bundled();
     let r = reference("stock-forecaster");
