@@ -202,31 +202,41 @@ impl Nested {
         what: &dyn fmt::Display,
     ) -> Result<Tensor, String> {
         let mut data = Vec::with_capacity(self.values.len() * dtype.size());
-        if dtype == DataType::F32 {
-            // The common case, as one loop without a type dispatch per element; any
-            // value it cannot take as is goes through the general loop below for
-            // its exact error.
-            for &v in &self.values {
-                let x = match v {
-                    Scalar::Float(f) if !f.is_finite() || (f as f32).is_finite() => f as f32,
-                    Scalar::Uint(u) => u as f64 as f32,
-                    Scalar::Int(i) => i as f64 as f32,
-                    _ => break,
-                };
-                data.extend_from_slice(&x.to_le_bytes());
-            }
-            if data.len() == self.values.len() * 4 {
-                return Tensor::new(dtype, shape, Bytes::from(data))
-                    .map_err(|e| format!("{what}: {e}"));
-            }
-            data.clear();
+        // One loop per datatype, the type dispatched once rather than per value: this
+        // runs on every value of every JSON request.
+        macro_rules! each {
+            ($convert:expr) => {
+                for (i, &v) in self.values.iter().enumerate() {
+                    match ($convert)(v) {
+                        Ok(bytes) => data.extend_from_slice(&bytes),
+                        Err(why) => return Err(refused(what, dtype, i, v, why)),
+                    }
+                }
+            };
         }
-        for (i, &v) in self.values.iter().enumerate() {
-            push_scalar(&mut data, dtype, v)
-                .map_err(|why| format!("{what}: element {i} ({}) {why}", describe(v)))?;
+        match dtype {
+            DataType::Bool => each!(|v| to_bool(v).map(|b| [b])),
+            DataType::U8 => each!(|v| to_int::<u8>(v).map(u8::to_le_bytes)),
+            DataType::U16 => each!(|v| to_int::<u16>(v).map(u16::to_le_bytes)),
+            DataType::U32 => each!(|v| to_int::<u32>(v).map(u32::to_le_bytes)),
+            DataType::U64 => each!(|v| to_int::<u64>(v).map(u64::to_le_bytes)),
+            DataType::I8 => each!(|v| to_int::<i8>(v).map(i8::to_le_bytes)),
+            DataType::I16 => each!(|v| to_int::<i16>(v).map(i16::to_le_bytes)),
+            DataType::I32 => each!(|v| to_int::<i32>(v).map(i32::to_le_bytes)),
+            DataType::I64 => each!(|v| to_int::<i64>(v).map(i64::to_le_bytes)),
+            DataType::F16 => each!(|v| to_f16(v).map(half::f16::to_le_bytes)),
+            DataType::F32 => each!(|v| to_f32(v).map(f32::to_le_bytes)),
+            DataType::F64 => each!(|v| to_float(v).map(f64::to_le_bytes)),
         }
         Tensor::new(dtype, shape, Bytes::from(data)).map_err(|e| format!("{what}: {e}"))
     }
+}
+
+/// The message for value `i` that cannot become `dtype`.
+#[cold]
+fn refused(what: &dyn fmt::Display, dtype: DataType, i: usize, v: Scalar, why: Refusal) -> String {
+    let why = why.explain(dtype);
+    format!("{what}: element {i} ({}) {why}", describe(v))
 }
 
 fn describe(v: Scalar) -> String {
@@ -238,67 +248,73 @@ fn describe(v: Scalar) -> String {
     }
 }
 
-/// Appends `v` as a little-endian `dtype` element, refusing lossy conversions.
-fn push_scalar(out: &mut Vec<u8>, dtype: DataType, v: Scalar) -> Result<(), String> {
-    macro_rules! int {
-        ($t:ty) => {{
-            let x: $t = match v {
-                Scalar::Uint(u) => <$t>::try_from(u).map_err(|_| out_of_range(dtype))?,
-                Scalar::Int(i) => <$t>::try_from(i).map_err(|_| out_of_range(dtype))?,
-                Scalar::Float(f) if f.fract() == 0.0 && f.is_finite() => {
-                    let i = f as i128;
-                    <$t>::try_from(i).map_err(|_| out_of_range(dtype))?
-                }
-                Scalar::Float(_) => return Err(format!("is not an integer, expected {dtype}")),
-                Scalar::Bool(_) => return Err(format!("is a boolean, expected {dtype}")),
-            };
-            out.extend_from_slice(&x.to_le_bytes());
-        }};
-    }
-    let float = |v: Scalar| -> Result<f64, String> {
-        match v {
-            Scalar::Float(f) => Ok(f),
-            Scalar::Int(i) => Ok(i as f64),
-            Scalar::Uint(u) => Ok(u as f64),
-            Scalar::Bool(_) => Err(format!("is a boolean, expected {dtype}")),
-        }
-    };
-    match dtype {
-        DataType::Bool => match v {
-            Scalar::Bool(b) => out.push(u8::from(b)),
-            Scalar::Uint(u @ (0 | 1)) => out.push(u as u8),
-            _ => return Err("is not a boolean, expected BOOL (true/false)".into()),
-        },
-        DataType::U8 => int!(u8),
-        DataType::U16 => int!(u16),
-        DataType::U32 => int!(u32),
-        DataType::U64 => int!(u64),
-        DataType::I8 => int!(i8),
-        DataType::I16 => int!(i16),
-        DataType::I32 => int!(i32),
-        DataType::I64 => int!(i64),
-        DataType::F16 => {
-            let x = float(v)?;
-            let h = half::f16::from_f64(x);
-            if x.is_finite() && !h.is_finite() {
-                return Err(out_of_range(dtype));
-            }
-            out.extend_from_slice(&h.to_le_bytes())
-        }
-        DataType::F32 => {
-            let x = float(v)?;
-            if x.is_finite() && !(x as f32).is_finite() {
-                return Err(out_of_range(dtype));
-            }
-            out.extend_from_slice(&(x as f32).to_le_bytes())
-        }
-        DataType::F64 => out.extend_from_slice(&float(v)?.to_le_bytes()),
-    }
-    Ok(())
+/// Why a value cannot become the datatype asked for; small, so converting a value
+/// returns a small `Result`, and worded only for an error message.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    NotBoolean,
+    NotInteger,
+    Boolean,
+    OutOfRange,
 }
 
-fn out_of_range(dtype: DataType) -> String {
-    format!("is out of range for {dtype}")
+impl Refusal {
+    fn explain(self, dtype: DataType) -> String {
+        match self {
+            Refusal::NotBoolean => "is not a boolean, expected BOOL (true/false)".into(),
+            Refusal::NotInteger => format!("is not an integer, expected {dtype}"),
+            Refusal::Boolean => format!("is a boolean, expected {dtype}"),
+            Refusal::OutOfRange => format!("is out of range for {dtype}"),
+        }
+    }
+}
+
+// One value as one datatype, refusing lossy conversions.
+
+fn to_bool(v: Scalar) -> Result<u8, Refusal> {
+    match v {
+        Scalar::Bool(b) => Ok(u8::from(b)),
+        Scalar::Uint(u @ (0 | 1)) => Ok(u as u8),
+        _ => Err(Refusal::NotBoolean),
+    }
+}
+
+fn to_int<T: TryFrom<i128>>(v: Scalar) -> Result<T, Refusal> {
+    let wide = match v {
+        Scalar::Uint(u) => i128::from(u),
+        Scalar::Int(i) => i128::from(i),
+        Scalar::Float(f) if f.fract() == 0.0 && f.is_finite() => f as i128,
+        Scalar::Float(_) => return Err(Refusal::NotInteger),
+        Scalar::Bool(_) => return Err(Refusal::Boolean),
+    };
+    T::try_from(wide).map_err(|_| Refusal::OutOfRange)
+}
+
+fn to_float(v: Scalar) -> Result<f64, Refusal> {
+    match v {
+        Scalar::Float(f) => Ok(f),
+        Scalar::Int(i) => Ok(i as f64),
+        Scalar::Uint(u) => Ok(u as f64),
+        Scalar::Bool(_) => Err(Refusal::Boolean),
+    }
+}
+
+fn to_f32(v: Scalar) -> Result<f32, Refusal> {
+    let x = to_float(v)?;
+    let narrow = x as f32;
+    if x.is_finite() && !narrow.is_finite() {
+        return Err(Refusal::OutOfRange);
+    }
+    Ok(narrow)
+}
+
+fn to_f16(v: Scalar) -> Result<half::f16, Refusal> {
+    let x = to_float(v)?;
+    let narrow = half::f16::from_f64(x);
+    if x.is_finite() && !narrow.is_finite() {
+        return Err(Refusal::OutOfRange);
+    }
+    Ok(narrow)
 }
 
 /// Serializes a tensor's values as nested JSON arrays following its shape.

@@ -76,11 +76,13 @@ async fn version_metadata(
     State(s): State<AppState>,
     Path((m, v)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let servable = s
-        .inference
-        .repository
-        .resolve(&m, Some(version_number(&v)?))?;
+    let servable = versioned(&s, &m, &v)?;
     Ok(Json(metadata(&servable)))
+}
+
+/// Model `m` at version `v` from a `/versions/{v}` path.
+fn versioned(s: &AppState, m: &str, v: &str) -> Result<Arc<Servable>, ApiError> {
+    s.inference.repository.resolve(m, Some(version_number(v)?))
 }
 
 fn ready_body(s: &AppState, servable: Arc<Servable>) -> Result<Json<Value>, ApiError> {
@@ -104,11 +106,7 @@ async fn version_ready(
     State(s): State<AppState>,
     Path((m, v)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let servable = s
-        .inference
-        .repository
-        .resolve(&m, Some(version_number(&v)?))?;
-    ready_body(&s, servable)
+    ready_body(&s, versioned(&s, &m, &v)?)
 }
 
 async fn infer(

@@ -13,8 +13,7 @@ use crate::error::ApiError;
 use crate::metrics::{Metrics, UNKNOWN_MODEL};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use prometheus::{Histogram, IntCounter};
 use std::any::Any;
@@ -43,8 +42,10 @@ impl<S> Layer<S> for ObserveLayer {
     fn layer(&self, inner: S) -> Observe<S> {
         Observe {
             inner,
-            metrics: self.0.clone(),
-            usual: Arc::default(),
+            endpoint: Arc::new(Endpoint {
+                metrics: self.0.clone(),
+                usual: OnceLock::new(),
+            }),
         }
     }
 }
@@ -53,8 +54,13 @@ impl<S> Layer<S> for ObserveLayer {
 #[derive(Clone)]
 pub(super) struct Observe<S> {
     inner: S,
+    endpoint: Arc<Endpoint>,
+}
+
+/// What one route and method records into, shared by its requests.
+struct Endpoint {
     metrics: Metrics,
-    usual: Arc<OnceLock<Series>>,
+    usual: OnceLock<Series>,
 }
 
 /// The series an endpoint's successful answers land in, found once: finding a series
@@ -76,7 +82,8 @@ impl Series {
 
 /// Counts one answer and its latency.
 fn record(seen: &Seen, route: &str, status: StatusCode, seconds: f64) {
-    if let Some(series) = seen
+    let endpoint = &seen.endpoint;
+    if let Some(series) = endpoint
         .usual
         .get()
         .filter(|s| s.matches(route, &seen.method, status))
@@ -85,7 +92,7 @@ fn record(seen: &Seen, route: &str, status: StatusCode, seconds: f64) {
         series.duration.observe(seconds);
         return;
     }
-    let m = &seen.metrics;
+    let m = &endpoint.metrics;
     let requests =
         m.http_requests
             .with_label_values(&[route, seen.method.as_str(), status.as_str()]);
@@ -94,7 +101,7 @@ fn record(seen: &Seen, route: &str, status: StatusCode, seconds: f64) {
     duration.observe(seconds);
     if status.is_success() {
         // Another request may have filled it first; either series is right.
-        let _ = seen.usual.set(Series {
+        let _ = endpoint.usual.set(Series {
             route: route.into(),
             method: seen.method.clone(),
             status,
@@ -130,7 +137,7 @@ where
         let uri = (!span.is_disabled()).then(|| req.uri().clone());
         let method = req.method().clone();
         let matched = req.extensions().get::<MatchedPath>().cloned();
-        self.metrics.inflight.inc();
+        self.endpoint.metrics.inflight.inc();
         Observed {
             inner: self.inner.call(req).instrument(span),
             seen: Seen {
@@ -139,8 +146,7 @@ where
                 method,
                 matched,
                 uri,
-                metrics: self.metrics.clone(),
-                usual: self.usual.clone(),
+                endpoint: self.endpoint.clone(),
             },
         }
     }
@@ -164,13 +170,12 @@ struct Seen {
     method: Method,
     matched: Option<MatchedPath>,
     uri: Option<Uri>,
-    metrics: Metrics,
-    usual: Arc<OnceLock<Series>>,
+    endpoint: Arc<Endpoint>,
 }
 
 impl Drop for Seen {
     fn drop(&mut self) {
-        self.metrics.inflight.dec();
+        self.endpoint.metrics.inflight.dec();
     }
 }
 
@@ -199,7 +204,8 @@ where
         let elapsed = seen.started.elapsed();
         record(seen, route, status, elapsed.as_secs_f64());
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            seen.metrics
+            seen.endpoint
+                .metrics
                 .rejected
                 .with_label_values(&[UNKNOWN_MODEL, "too_large"])
                 .inc();

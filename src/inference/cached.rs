@@ -83,7 +83,7 @@ pub(super) async fn infer(
                 let (outputs, spent) =
                     compute(servable, &bound.inputs, &[unit(u)], deadline).await?;
                 timing = timing.plus(spent);
-                let Lookup::Lead(leader) = cache.begin(key(u), false) else {
+                let Lookup::Lead(leader) = cache.begin_at(key(u), false, now) else {
                     unreachable!("a lookup-free begin always leads")
                 };
                 cache.finish(
