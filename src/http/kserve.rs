@@ -2,6 +2,8 @@
 //! and inference in JSON or with the binary tensor data extension that Triton's
 //! clients use by default.
 
+mod classify;
+mod params;
 mod wire;
 
 use super::body::{cache_policy, check_json_content_type, parse, version_number, AnyBytes};
@@ -10,7 +12,8 @@ use crate::error::ApiError;
 use crate::repository::Servable;
 use crate::request::InferRequest;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::HeaderValue;
+use axum::http::header::CONTENT_ENCODING;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,20 +26,28 @@ const HEADER_LENGTH: &str = "inference-header-content-length";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(v1_live))
         .route("/v2", get(server_metadata))
         .route("/v2/models/{m}", get(model_metadata))
         .route("/v2/models/{m}/versions/{v}", get(version_metadata))
+        .route("/v2/models/{m}/config", get(model_config))
+        .route("/v2/models/{m}/versions/{v}/config", get(version_config))
         .route("/v2/models/{m}/ready", get(model_ready))
         .route("/v2/models/{m}/versions/{v}/ready", get(version_ready))
         .route("/v2/models/{m}/infer", post(infer))
         .route("/v2/models/{m}/versions/{v}/infer", post(version_infer))
 }
 
+/// KServe's V1 liveness (`GET /`), which the KServe SDK's `is_server_live` calls.
+async fn v1_live() -> Json<Value> {
+    Json(json!({ "status": "alive" }))
+}
+
 async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "inferd",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": ["binary_tensor_data"],
+        "extensions": ["binary_tensor_data", "classification"],
     }))
 }
 
@@ -78,6 +89,54 @@ async fn version_metadata(
 ) -> Result<Json<Value>, ApiError> {
     let servable = versioned(&s, &m, &v)?;
     Ok(Json(metadata(&servable)))
+}
+
+/// Triton's model configuration, which `tritonclient`'s `get_model_config` reads:
+/// batching and each tensor's type and dimensions (without the batch dimension when
+/// `max_batch_size` > 0, as Triton gives them).
+fn config(servable: &Servable) -> Value {
+    let sig = servable.model.signature();
+    let batched = sig.is_batched();
+    let tensors = |list: &[crate::model::TensorSpec]| -> Vec<Value> {
+        list.iter()
+            .map(|t| {
+                let dims = if batched { &t.shape[1..] } else { &t.shape[..] };
+                let kind = match t.dtype.name() {
+                    "BYTES" => "TYPE_STRING".to_string(),
+                    name => format!("TYPE_{name}"),
+                };
+                json!({"name": t.name, "data_type": kind, "dims": dims})
+            })
+            .collect()
+    };
+    let max_batch_size = if batched {
+        servable.settings.batching.max_batch_size
+    } else {
+        0
+    };
+    json!({
+        "name": servable.name,
+        "platform": "onnx",
+        "max_batch_size": max_batch_size,
+        "input": tensors(&sig.inputs),
+        "output": tensors(&sig.outputs),
+    })
+}
+
+async fn model_config(
+    State(s): State<AppState>,
+    Path(m): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let servable = s.inference.repository.resolve(&m, None)?;
+    Ok(Json(config(&servable)))
+}
+
+async fn version_config(
+    State(s): State<AppState>,
+    Path((m, v)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let servable = versioned(&s, &m, &v)?;
+    Ok(Json(config(&servable)))
 }
 
 /// Model `m` at version `v` from a `/versions/{v}` path.
@@ -133,6 +192,7 @@ async fn run(
     req: Request,
 ) -> Result<Response, ApiError> {
     let headers = req.headers();
+    check_no_content_encoding(headers)?;
     let policy = cache_policy(headers);
     let json_len = match headers.get(HEADER_LENGTH) {
         None => {
@@ -162,29 +222,19 @@ async fn run(
         None => Default::default(),
     };
     let request: V2Request = parse(&body)?;
-    let all_binary = wire::flag(&request.parameters, "binary_data_output")?;
-    let (wanted, binary_outputs) = match &request.outputs {
-        None => (None, None),
-        Some(list) => {
-            let names = list.iter().map(|o| o.name.clone()).collect();
-            let flags = list
-                .iter()
-                .map(|o| Ok(all_binary || wire::flag(&o.parameters, "binary_data")?))
-                .collect::<Result<Vec<bool>, ApiError>>()?;
-            (Some(names), Some(flags))
-        }
-    };
+    let mut wanted = request.wanted()?;
+    let classifies = wanted.modes.iter().any(|m| m.classification.is_some());
+    let batched = classifies && is_batched(&state, &model, version)?;
     let id = request.id.clone();
     let infer = InferRequest {
         model: Some(model),
         version,
         inputs: wire::inputs(request.inputs, binary)?,
-        outputs: wanted,
+        outputs: wanted.names.take(),
         cache: policy,
     };
     let answer = state.inference.infer(infer).await?;
-    let binary = binary_outputs.unwrap_or_else(|| vec![all_binary; answer.outputs.len()]);
-    let (json_part, tail) = wire::response(&answer, id.as_deref(), &binary);
+    let (json_part, tail) = wire::response(&answer, id.as_deref(), &wanted, batched)?;
     let mut bytes = serde_json::to_vec(&json_part)
         .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
     if tail.is_empty() {
@@ -197,4 +247,26 @@ async fn run(
         .headers_mut()
         .insert(HEADER_LENGTH, HeaderValue::from(json_len));
     Ok(response)
+}
+
+/// Whether the model's first dimension is rows, which decides classification's shape
+/// (per row for batched models, over the whole output otherwise, as in Triton).
+fn is_batched(state: &AppState, model: &str, version: Option<u64>) -> Result<bool, ApiError> {
+    let servable = state.inference.repository.resolve(model, version)?;
+    Ok(servable.model.signature().is_batched())
+}
+
+/// 415 for a compressed body (Triton's `request_compression_algorithm`): inferd
+/// reads bodies as sent, and would otherwise report the compressed bytes as bad JSON.
+fn check_no_content_encoding(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim())
+    {
+        None => Ok(()),
+        Some(v) if v.eq_ignore_ascii_case("identity") => Ok(()),
+        Some(v) => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Encoding {v:?} is not supported; send the body uncompressed"
+        ))),
+    }
 }

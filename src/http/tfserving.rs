@@ -16,11 +16,16 @@ use axum::Json;
 use serde_json::json;
 use wire::{TfAnswer, TfBody};
 
+/// The one signature an ONNX model has, named as TF Serving names its default.
+const SIGNATURE: &str = "serving_default";
+
 /// A parsed `/v1/models/...` path.
 struct TfPath {
     model: String,
     version: Option<u64>,
     verb: Option<String>,
+    /// Ends in `/metadata` (model metadata rather than status).
+    metadata: bool,
 }
 
 impl TfPath {
@@ -29,13 +34,17 @@ impl TfPath {
             Some((p, v)) => (p, Some(v.to_string())),
             None => (rest, None),
         };
-        let parts: Vec<&str> = path.split('/').collect();
+        let mut parts: Vec<&str> = path.split('/').collect();
+        let metadata = parts.len() > 1 && parts.last() == Some(&"metadata");
+        if metadata {
+            parts.pop();
+        }
         let (model, version) = match parts.as_slice() {
             [m] => (*m, None),
             [m, "versions", v] => (*m, Some(*v)),
             _ => {
                 return Err(ApiError::NotFound(format!(
-                    "no route for /v1/models/{rest}; expected /v1/models/{{model}}[/versions/{{version}}][:predict]"
+                    "no route for /v1/models/{rest}; expected /v1/models/{{model}}[/versions/{{version}}][:predict|/metadata]"
                 )))
             }
         };
@@ -44,10 +53,17 @@ impl TfPath {
             model: model.to_string(),
             version,
             verb,
+            metadata,
         })
     }
 
     fn label(&self) -> &'static str {
+        if self.metadata {
+            return match self.version {
+                None => "/v1/models/{m}/metadata",
+                Some(_) => "/v1/models/{m}/versions/{v}/metadata",
+            };
+        }
         match (self.version.is_some(), self.verb.is_some()) {
             (false, true) => "/v1/models/{m}:predict",
             (true, true) => "/v1/models/{m}/versions/{v}:predict",
@@ -77,6 +93,11 @@ pub(super) async fn predict(
 }
 
 async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Response, ApiError> {
+    if path.metadata {
+        return Err(ApiError::MethodNotAllowed(
+            "model metadata is read with GET .../metadata".into(),
+        ));
+    }
     match path.verb.as_deref() {
         Some("predict") => {}
         Some(other) => {
@@ -109,13 +130,10 @@ pub(super) async fn answer(
     body: TfBody,
     cache: CachePolicy,
 ) -> Result<Response, ApiError> {
-    if let Some(name) = body
-        .signature_name
-        .as_deref()
-        .filter(|n| *n != "serving_default")
-    {
+    if let Some(name) = body.signature_name.as_deref().filter(|n| *n != SIGNATURE) {
         return Err(ApiError::bad_request(format!(
-            "unknown signature_name {name:?}; ONNX models have one signature, \"serving_default\""
+            "unknown signature_name {name:?}; the model's signatures are: {SIGNATURE:?} \
+             (an ONNX model has one)"
         )));
     }
     let (tensors, rows) = match (body.instances, body.inputs) {
@@ -157,12 +175,48 @@ pub(super) async fn status(State(state): State<AppState>, Path(rest): Path<Strin
                 "GET is not allowed on /v1/models/{rest}; use POST"
             )));
         }
-        Ok((label, status_body(&state, &path)?))
+        let body = if path.metadata {
+            metadata_body(&state, &path)?
+        } else {
+            status_body(&state, &path)?
+        };
+        Ok((label, body))
     });
     match result {
         Ok((label, body)) => labelled(label, Ok(Json(body).into_response())),
         Err(e) => labelled("/v1/models/{*rest}", Err(e)),
     }
+}
+
+/// TF Serving's model metadata: the one signature, `serving_default`, with each
+/// tensor's TensorFlow dtype and shape (`-1` = any size).
+fn metadata_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, ApiError> {
+    let servable = state
+        .inference
+        .repository
+        .resolve(&path.model, path.version)?;
+    let tensors =
+        |list: &[crate::model::TensorSpec]| -> serde_json::Map<String, serde_json::Value> {
+            list.iter()
+                .map(|t| {
+                    let dims: Vec<_> = t
+                        .shape
+                        .iter()
+                        .map(|d| json!({"size": d.to_string(), "name": ""}))
+                        .collect();
+                    let spec = json!({"dtype": tf_dtype(t.dtype), "name": t.name,
+                                  "tensor_shape": {"dim": dims, "unknown_rank": false}});
+                    (t.name.clone(), spec)
+                })
+                .collect()
+        };
+    let sig = servable.model.signature();
+    let signature = json!({"inputs": tensors(&sig.inputs), "outputs": tensors(&sig.outputs),
+                           "method_name": "tensorflow/serving/predict"});
+    Ok(json!({
+        "model_spec": {"name": servable.name, "signature_name": "", "version": servable.version.to_string()},
+        "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}},
+    }))
 }
 
 fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, ApiError> {
@@ -192,5 +246,29 @@ fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, Api
                "status": {"error_code": "UNKNOWN", "error_message": why}})
             }),
     );
-    Ok(json!({ "model_version_status": statuses }))
+    // `name` and `ready` are KServe's V1 model status, read by the KServe SDK's
+    // `is_model_ready`; TF Serving clients read `model_version_status`.
+    let ready = statuses.iter().any(|s| s["state"] == "AVAILABLE");
+    Ok(json!({ "model_version_status": statuses, "name": path.model, "ready": ready }))
+}
+
+/// TensorFlow's name for a datatype, as TF Serving's model metadata gives it.
+fn tf_dtype(dtype: crate::tensor::DataType) -> &'static str {
+    // By V2 name, so a datatype added to `DataType` later needs no change here.
+    match dtype.name() {
+        "BOOL" => "DT_BOOL",
+        "UINT8" => "DT_UINT8",
+        "UINT16" => "DT_UINT16",
+        "UINT32" => "DT_UINT32",
+        "UINT64" => "DT_UINT64",
+        "INT8" => "DT_INT8",
+        "INT16" => "DT_INT16",
+        "INT32" => "DT_INT32",
+        "INT64" => "DT_INT64",
+        "FP16" => "DT_HALF",
+        "FP32" => "DT_FLOAT",
+        "FP64" => "DT_DOUBLE",
+        "BYTES" => "DT_STRING",
+        _ => "DT_INVALID",
+    }
 }

@@ -1,39 +1,48 @@
 //! Open Inference Protocol (KServe V2) wire types, JSON and the binary tensor extension.
 
+use super::classify::{self, Labels};
+use super::params::{
+    check_input_parameters, InputParameters, OutputParameters, Params, RequestParameters, Wanted,
+};
 use crate::error::ApiError;
 use crate::json::{FlatOut, Nested};
 use crate::request::{InferResponse, InputData, InputTensor};
 use crate::tensor::{DataType, Tensor};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 
-/// `POST .../infer` body (the JSON part, when binary data follows).
+/// `POST .../infer` body (the JSON part, when binary data follows). Fields not named
+/// here (the KServe SDK's `model_name`, extensions of other servers) are skipped
+/// unread; the fields named here are checked strictly.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct V2Request {
     /// Echoed in the response.
     #[serde(default)]
     pub id: Option<String>,
-    /// Request parameters (`binary_data_output` is the one we act on).
+    /// Request parameters.
     #[serde(default)]
-    pub parameters: Option<Map<String, Value>>,
+    pub parameters: Option<Params<RequestParameters>>,
     /// Input tensors.
     pub inputs: Vec<V2Input>,
-    /// Outputs to return, with per-output parameters (`binary_data`).
+    /// Outputs to return, with per-output parameters.
     #[serde(default)]
     pub outputs: Option<Vec<V2RequestedOutput>>,
 }
 
 /// One input tensor.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct V2Input {
+    /// Model input name.
     pub name: String,
+    /// Dimensions.
     pub shape: Vec<usize>,
+    /// V2 datatype name.
     pub datatype: String,
+    /// Tensor parameters.
     #[serde(default)]
-    pub parameters: Option<Map<String, Value>>,
+    pub parameters: Option<Params<InputParameters>>,
     /// Flat or nested values; absent when `binary_data_size` is given.
     #[serde(default)]
     pub data: Option<Nested>,
@@ -41,22 +50,12 @@ pub(super) struct V2Input {
 
 /// One requested output.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct V2RequestedOutput {
+    /// Model output name.
     pub name: String,
+    /// Output parameters.
     #[serde(default)]
-    pub parameters: Option<Map<String, Value>>,
-}
-
-/// Reads a boolean parameter, treating absence as `false`.
-pub(super) fn flag(params: &Option<Map<String, Value>>, key: &str) -> Result<bool, ApiError> {
-    match params.as_ref().and_then(|p| p.get(key)) {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "parameter `{key}` must be true or false, got {other}"
-        ))),
-    }
+    pub parameters: Option<Params<OutputParameters>>,
 }
 
 /// Parses a V2 datatype name, refusing `BYTES` with a clear reason.
@@ -84,19 +83,12 @@ pub(super) fn inputs(
     let mut out = Vec::with_capacity(inputs.len());
     for input in inputs {
         let dtype = datatype(&input.datatype, &input.name)?;
-        let size = match input
+        check_input_parameters(&input, dtype)?;
+        let size = input
             .parameters
             .as_ref()
-            .and_then(|p| p.get("binary_data_size"))
-        {
-            None => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "input `{}`: binary_data_size must be a whole number of bytes, got {v}",
-                    input.name
-                ))
-            })? as usize),
-        };
+            .and_then(|p| p.binary_data_size)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let data = match (input.data, size) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::bad_request(format!(
@@ -153,33 +145,58 @@ pub(super) struct V2Response<'a> {
 pub(super) struct V2Output<'a> {
     pub name: &'a str,
     pub datatype: &'static str,
-    pub shape: &'a [usize],
+    pub shape: Cow<'a, [usize]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<FlatOut<'a>>,
+    pub data: Option<OutputData<'a>>,
+}
+
+/// Inline values: the tensor's numbers, or classification labels.
+pub(super) enum OutputData<'a> {
+    /// The output's values, flat.
+    Values(FlatOut<'a>),
+    /// Top-k `"value:index"` strings.
+    Labels(Vec<String>),
+}
+
+impl Serialize for OutputData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OutputData::Values(v) => v.serialize(s),
+            OutputData::Labels(l) => l.serialize(s),
+        }
+    }
 }
 
 /// Builds the response JSON and the binary tail (empty when nothing is binary).
+/// `batched` says whether dimension 0 is rows, for classification.
 pub(super) fn response<'a>(
     answer: &'a InferResponse,
     id: Option<&'a str>,
-    binary: &[bool],
-) -> (V2Response<'a>, Vec<u8>) {
+    wanted: &Wanted,
+    batched: bool,
+) -> Result<(V2Response<'a>, Vec<u8>), ApiError> {
     let mut tail = Vec::new();
-    let outputs = answer
-        .outputs
-        .iter()
-        .zip(binary)
-        .map(|((name, tensor), &is_binary)| output(name, tensor, is_binary, &mut tail))
-        .collect();
+    let mut outputs = Vec::with_capacity(answer.outputs.len());
+    for (i, (name, tensor)) in answer.outputs.iter().enumerate() {
+        let mode = wanted.mode(i);
+        let out = match mode.classification {
+            None => output(name, tensor, mode.binary, &mut tail),
+            Some(k) => {
+                let labels = classify::top_k(name, tensor, k, batched)?;
+                labels_output(name, labels, mode.binary, &mut tail)
+            }
+        };
+        outputs.push(out);
+    }
     let body = V2Response {
         model_name: &answer.model,
         model_version: answer.version.to_string(),
         id,
         outputs,
     };
-    (body, tail)
+    Ok((body, tail))
 }
 
 fn output<'a>(
@@ -191,7 +208,7 @@ fn output<'a>(
     let mut out = V2Output {
         name,
         datatype: tensor.dtype.name(),
-        shape: &tensor.shape,
+        shape: Cow::Borrowed(&tensor.shape),
         parameters: None,
         data: None,
     };
@@ -199,7 +216,30 @@ fn output<'a>(
         tail.extend_from_slice(&tensor.data);
         out.parameters = Some(serde_json::json!({ "binary_data_size": tensor.data.len() }));
     } else {
-        out.data = Some(FlatOut { tensor });
+        out.data = Some(OutputData::Values(FlatOut { tensor }));
+    }
+    out
+}
+
+fn labels_output<'a>(
+    name: &'a str,
+    labels: Labels,
+    is_binary: bool,
+    tail: &mut Vec<u8>,
+) -> V2Output<'a> {
+    let mut out = V2Output {
+        name,
+        datatype: "BYTES",
+        shape: Cow::Owned(labels.shape.clone()),
+        parameters: None,
+        data: None,
+    };
+    if is_binary {
+        let bytes = labels.to_bytes();
+        out.parameters = Some(serde_json::json!({ "binary_data_size": bytes.len() }));
+        tail.extend_from_slice(&bytes);
+    } else {
+        out.data = Some(OutputData::Labels(labels.strings));
     }
     out
 }

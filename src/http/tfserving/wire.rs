@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// The request body of TF Serving's predict (and of `/predict`, which adds `model`
-/// and `version`).
+/// and `version`). Other fields are skipped unread, as TF Serving's REST front does;
+/// the fields named here are checked strictly.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct TfBody {
-    /// Accepted for compatibility; ONNX models have one signature.
+    /// `serving_default`, the one signature an ONNX model has; others are refused.
     #[serde(default)]
     pub signature_name: Option<String>,
     /// Row format.
