@@ -278,7 +278,8 @@ async fn tf_serving_status() {
     assert_eq!(
         a.json(),
         json!({ "model_version_status": [{ "version": "1", "state": "AVAILABLE",
-                 "status": { "error_code": "OK", "error_message": "" } }] })
+                 "status": { "error_code": "OK", "error_message": "" } }],
+                "name": "stock-forecaster", "ready": true })
     );
     assert_eq!(
         send(&app, get("/v1/models/stock-forecaster/versions/1"))
