@@ -312,6 +312,13 @@ async fn kserve_v1_liveness_and_model_readiness() {
     send(&app, get("/v1/models/nope"))
         .await
         .assert_error(404, "nope");
+    // A draining replica's models are loaded but should get no new traffic.
+    app.state
+        .draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let j = send(&app, get("/v1/models/stock-forecaster")).await.json();
+    assert_eq!(j["ready"], false);
+    assert_eq!(j["model_version_status"][0]["state"], "AVAILABLE");
 }
 
 #[tokio::test]

@@ -248,7 +248,8 @@ fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, Api
     );
     // `name` and `ready` are KServe's V1 model status, read by the KServe SDK's
     // `is_model_ready`; TF Serving clients read `model_version_status`.
-    let ready = statuses.iter().any(|s| s["state"] == "AVAILABLE");
+    let ready = statuses.iter().any(|s| s["state"] == "AVAILABLE")
+        && super::health::not_ready(state).is_none();
     Ok(json!({ "model_version_status": statuses, "name": path.model, "ready": ready }))
 }
 
