@@ -85,6 +85,10 @@ async fn v2_known_fields_stay_strict_and_are_named() {
             "`parameters`",
         ),
         (
+            json!({ "parameters": { "content_type": 5 }, "inputs": [input(json!({}))] }),
+            "parameters.content_type",
+        ),
+        (
             json!({ "inputs": [input(json!({ "parameters": { "binary_data_size": "64" } }))] }),
             "inputs[0].parameters.binary_data_size",
         ),

@@ -47,8 +47,10 @@ def _input(ref, rows, binary):
 def test_infer_json_in_json_out(client, stock):
     rows = slice(0, 32)
     out = httpclient.InferRequestedOutput(stock.output_name, binary_data=False)
+    # Triton's priority, timeout and custom parameters are accepted and ignored.
     result = client.infer("stock-forecaster", [_input(stock, rows, False)],
-                          outputs=[out], request_id="json-1")
+                          outputs=[out], request_id="json-1", priority=1,
+                          timeout=10_000_000, parameters={"tenant": "conformance"})
     response = result.get_response()
     assert response["id"] == "json-1"
     assert "data" in response["outputs"][0], "asked for JSON output"
