@@ -24,8 +24,9 @@ CONNS=${CONNS:-16}
 WARMUP_S=${WARMUP_S:-10}
 MEASURE_S=${MEASURE_S:-20}
 CACHE_BYTES=${CACHE_BYTES:-262144}
-LB=http://127.0.0.1:8080
-PROM=http://127.0.0.1:9090
+export LB_PORT=${LB_PORT:-8080} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+LB=http://127.0.0.1:$LB_PORT
+PROM=http://127.0.0.1:$PROMETHEUS_PORT
 OUT=${OUT:-$PWD/target/fleet-cache}
 WRK=(wrk -t2 -c"$CONNS" --timeout 10s -s scripts/fleet-zipf.lua)
 export ZIPF_ROWS=${ZIPF_ROWS:-20000} ZIPF_S=${ZIPF_S:-1.0}

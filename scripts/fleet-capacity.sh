@@ -21,9 +21,11 @@ PROJECT=${E2E_PROJECT:-inferd-capacity}
 RUN_S=${RUN_S:-10}
 COLD_RUNS=${COLD_RUNS:-3}
 CONNS_LIST=${CONNS_LIST:-2 8 32}
-LB=http://127.0.0.1:8080
-DIRECT=http://127.0.0.1:18080
-PROM=http://127.0.0.1:9090
+export LB_PORT=${LB_PORT:-8080} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+DIRECT_PORT=${DIRECT_PORT:-18080}
+LB=http://127.0.0.1:$LB_PORT
+DIRECT=http://127.0.0.1:$DIRECT_PORT
+PROM=http://127.0.0.1:$PROMETHEUS_PORT
 OUT=${OUT:-$PWD/target/fleet-capacity}
 WRK=(wrk -t2 --timeout 10s -s scripts/fleet-zipf.lua)
 export CACHE_CONTROL=no-store ZIPF_ROWS=${ZIPF_ROWS:-5000}
@@ -37,11 +39,11 @@ ensure_tools
 build_images
 
 OVERRIDE=$OUT/override.yaml
-cat >"$OVERRIDE" <<'EOF'
+cat >"$OVERRIDE" <<EOF
 services:
   inferd:
     ports:
-      - "127.0.0.1:18080:8080"
+      - "127.0.0.1:$DIRECT_PORT:8080"
 EOF
 compose down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
 compose up -d --scale inferd=1 >"$OUT/up.log" 2>&1 || { cat "$OUT/up.log" >&2; die "compose up"; }

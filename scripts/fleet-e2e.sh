@@ -20,7 +20,8 @@
 # Takes about 4 minutes once the images exist (the first inferd image build
 # compiles every dependency: ~15 min on 2 cores).
 #
-# Knobs: CONNS (16), LOAD_S (20), E2E_PROJECT (inferd-e2e), KEEP=1 leaves the fleet up.
+# Knobs: CONNS (16), LOAD_S (20), E2E_PROJECT (inferd-e2e), LB_PORT (8080) and
+# PROMETHEUS_PORT (9090) on 127.0.0.1, KEEP=1 leaves the fleet up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C   # sort and join below must agree on order
@@ -28,8 +29,9 @@ export LC_ALL=C   # sort and join below must agree on order
 PROJECT=${E2E_PROJECT:-inferd-e2e}
 CONNS=${CONNS:-16}
 LOAD_S=${LOAD_S:-20}
-LB=http://127.0.0.1:8080
-PROM=http://127.0.0.1:9090
+export LB_PORT=${LB_PORT:-8080} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+LB=http://127.0.0.1:$LB_PORT
+PROM=http://127.0.0.1:$PROMETHEUS_PORT
 OUT=${OUT:-target/fleet-e2e}
 # wrk's default 2 s timeout would count a slow-but-successful answer as failed
 # while a replica restarts; 10 s still catches a request that hangs.
@@ -60,6 +62,13 @@ ensure_tools
 
 build_images
 
+# The configs as the images' own tools read them (promtool also loads alerts.yml).
+docker run --rm --entrypoint promtool -v "$PWD/config:/c:ro" inferd-base/prometheus:bookworm \
+    check config /c/prometheus-fleet.yml >"$OUT/promtool.log" 2>&1 \
+    || { cat "$OUT/promtool.log" >&2; die "config/prometheus-fleet.yml"; }
+docker run --rm --entrypoint haproxy -v "$PWD/config:/c:ro" inferd-base/haproxy:bookworm \
+    -c -q -f /c/haproxy.cfg || die "config/haproxy.cfg"
+
 trap teardown EXIT
 compose down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
 
@@ -69,6 +78,15 @@ compose up -d >"$OUT/up.log" 2>&1 || { cat "$OUT/up.log" >&2; die "compose up"; 
 wait_for 90 "3 replicas UP behind the lb" fleet_ready 3
 [ "$(replicas | wc -l)" -eq 3 ] || die "expected 3 replicas, found $(replicas | wc -l)"
 log "fleet up: 3 replicas, lb on $LB"
+
+# --- 0. the image: non-root, and Docker's HEALTHCHECK (inferd healthcheck) passes -----
+all_healthy() {
+    [ "$(docker inspect -f '{{.State.Health.Status}}' $(replicas) | grep -c '^healthy$')" -eq 3 ]
+}
+wait_for 45 "Docker to report 3 healthy replicas" all_healthy
+uids=$(for c in $(replicas); do docker exec "$c" id -u; done | sort -u | xargs)
+[ "$uids" = 10001 ] || die "replicas run as uid(s) $uids, expected 10001"
+echo "RESULT 0 image: 3 replicas healthy by their HEALTHCHECK (inferd healthcheck), uid $uids"
 
 # --- 1. a replica killed mid-load ---------------------------------------------------------
 retries_before=$(lb_sum haproxy_backend_retry_warnings_total 'proxy="inferd"')
@@ -108,14 +126,15 @@ load_start "$LOAD_S" scale
 sleep 2
 compose up -d --no-recreate --scale inferd=5 >"$OUT/scale.log" 2>&1 \
     || { cat "$OUT/scale.log" >&2; die "scale to 5"; }
-scaled_at=$SECONDS
+scaled_at=$(date +%s.%N)
 new_serving() { # every slot that has served since before the scale-up
     join -a1 -e0 -o 1.1,1.2,2.2 <(served_by_slot) <(echo "$before") \
         | awk '$2 > $3' | wc -l
 }
 five_serving() { [ "$(new_serving)" -ge 5 ]; }
-wait_for 10 "5 replicas serving within 10 s of the scale-up" five_serving
-took=$((SECONDS - scaled_at))
+wait_for 12 "5 replicas serving" five_serving
+took=$(awk -v a="$(date +%s.%N)" -v b="$scaled_at" 'BEGIN {printf "%.1f", a - b}')
+awk -v t="$took" 'BEGIN {exit !(t <= 10)}' || die "5 replicas served only after $took s, not within 10 s"
 load_wait scale
 result=$(load_result scale)
 check_no_failures "scale-up" "$result"
