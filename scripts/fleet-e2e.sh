@@ -176,4 +176,4 @@ print(f"RESULT 4 fleet metrics: PromQL rate={rate:.1f}/s wrk rate={wrk_rate:.1f}
 sys.exit(0 if rate_ok and p99_ok else 1)
 EOF
 
-echo "fleet-e2e: 4 passed, 0 failed"
+echo "fleet-e2e: 5 passed, 0 failed"
