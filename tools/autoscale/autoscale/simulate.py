@@ -158,10 +158,14 @@ def main() -> None:
     ap.add_argument("curves", nargs="+", type=Path)
     ap.add_argument("--measured", type=Path, default=REPO / "tools/autoscale/measured.json")
     ap.add_argument("--deploy", type=Path, default=REPO / "deploy")
+    ap.add_argument("--extra-start-s", type=float, default=0,
+                    help="NOT measured here: seconds a cluster adds to each new pod (image pull, "
+                         "a new node); to see how the answer moves with them")
     args = ap.parse_args()
-    replica = Replica.from_measured(args.measured, probe_delay(args.deploy))
+    replica = Replica.from_measured(args.measured, probe_delay(args.deploy) + args.extra_start_s)
     print(f"replica: capacity {replica.capacity_rps:,.0f} req/s, cold start to Ready "
-          f"{replica.cold_start_s:.1f} s (from {args.measured.name})\n")
+          f"{replica.cold_start_s:.1f} s (from {args.measured.name}"
+          f"{f', plus {args.extra_start_s:g} s not measured' if args.extra_start_s else ''})\n")
     for path in args.curves:
         curve = Curve.load(path)
         print(table(curve, [simulate(curve, replica, p) for p in policies(args.deploy)]) + "\n")
