@@ -5,7 +5,9 @@
 # steps (wrk with tools/autoscale/paced.lua, 8 s each) against the release binary
 # pinned to core 0 with one inference worker, the Deployment's 1-CPU request, wrk on
 # core 1: per step the achieved rate, p50/p99, mean in-flight requests, CPU cores and
-# resident memory. Capacity = the highest rate with p99 <= 5 ms and no errors.
+# resident memory. Workload: dense-net one-row /predict, cache bypassed. Capacity =
+# the highest rate with p99 <= 10 ms and no errors. Both processes run at nice -20
+# in their own sessions, so builds sharing the machine do not take their cores.
 # Not run by CI: timings need a quiet machine. About 2 minutes after the build.
 #
 #   bash scripts/autoscale-measure.sh [IMAGE]     # e.g. inferd:0.1.0
