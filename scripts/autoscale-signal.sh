@@ -18,6 +18,9 @@ LB=http://127.0.0.1:8080
 PROM=http://127.0.0.1:9090
 export PYTHONPATH=$ROOT/tools/autoscale${PYTHONPATH:+:$PYTHONPATH}
 compose() { docker-compose -p "$PROJECT" -f compose.yaml "$@"; }
+# Per-request log lines through Docker's log driver cost more CPU than the
+# requests on this machine (README "Scale-out"): off, as in scripts/fleet-e2e.sh.
+export LOG_LEVEL=${LOG_LEVEL:-info,inferd::http::observe=warn}
 
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check PyYAML
 if ! command -v wrk >/dev/null || ! command -v docker-compose >/dev/null; then
