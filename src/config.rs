@@ -6,8 +6,11 @@
 //! from the process environment here), so tests can check precedence without
 //! touching `std::env`.
 
+mod env;
 pub mod model;
 pub mod units;
+
+pub use env::ignored_warning;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -179,6 +182,12 @@ impl Sources {
 impl Config {
     /// Layers the sources and validates the result; the error is one clear sentence.
     pub fn load(sources: &Sources) -> Result<Config, String> {
+        Config::load_reporting(sources).map(|(config, _)| config)
+    }
+
+    /// As [`Config::load`], also returning the `INFERD_*` variables ignored because
+    /// they name no key (see [`ignored_warning`]).
+    pub fn load_reporting(sources: &Sources) -> Result<(Config, Vec<String>), String> {
         let mut table = Table::new();
         let mut origin: BTreeMap<String, String> = BTreeMap::new();
         if let Some((name, text)) = &sources.file {
@@ -188,12 +197,9 @@ impl Config {
             record_origins(&file, "", name, &mut origin);
             table = file;
         }
-        for (key, value) in &sources.env {
-            let Some(rest) = key.strip_prefix("INFERD_") else {
-                continue;
-            };
-            let path = rest.to_lowercase().replace("__", ".");
-            set_path(&mut table, &path, scalar(value));
+        let env = env::split(&sources.env);
+        for (key, path, value) in env.known {
+            set_path(&mut table, &path, value);
             origin.insert(path, format!("environment variable {key}"));
         }
         for (path, value) in &sources.flags {
@@ -221,7 +227,7 @@ impl Config {
                 )
             })?;
         config.validate()?;
-        Ok(config)
+        Ok((config, env.ignored))
     }
 
     /// Checks what types alone cannot say.

@@ -11,12 +11,14 @@
 //! - the [`cache`] answers rows seen before and coalesces identical misses;
 //! - [`metrics`] are registered on one registry built in [`run`] and handed down;
 //! - [`config`] layers defaults, `config/inferd.toml`, `INFERD_*` and flags;
-//! - [`shutdown`] flips readiness and drains under a grace period.
+//! - [`shutdown`] flips readiness and drains under a grace period;
+//! - [`healthcheck`] is the `inferd healthcheck` probe container images run.
 
 pub mod batcher;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod healthcheck;
 pub mod http;
 pub mod inference;
 pub mod json;

@@ -1,6 +1,6 @@
 //! The `inferd` binary: parse flags, load the configuration, set up logs, bind, serve.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// jemalloc gives memory freed after model loading back to the system: with the
 /// bundled models, glibc keeps 74 MiB resident for good, jemalloc 42 MiB once idle
@@ -39,6 +39,24 @@ struct Cli {
     /// Any other key, e.g. --set cache.ttl=5s (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Subcommand)]
+enum Command {
+    /// Exit 0 if the inferd this configuration describes answers 200 on PATH
+    /// (the container image's HEALTHCHECK).
+    Healthcheck {
+        /// Path to ask, e.g. /readyz.
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 impl Cli {
@@ -87,14 +105,25 @@ fn start() -> anyhow::Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("config/inferd.toml"));
-    let config = sources
+    let (config, ignored) = sources
         .read_file(&path, cli.config.is_some())
-        .and_then(|()| Config::load(&sources))
+        .and_then(|()| Config::load_reporting(&sources))
         .unwrap_or_else(|message| {
             eprintln!("inferd: {message}");
             std::process::exit(2);
         });
+    if let Some(Command::Healthcheck { path, timeout_ms }) = &cli.command {
+        let timeout = std::time::Duration::from_millis(*timeout_ms);
+        inferd::healthcheck::probe(config.listen, path, timeout).unwrap_or_else(|message| {
+            eprintln!("inferd healthcheck: {message}");
+            std::process::exit(1);
+        });
+        return Ok(());
+    }
     init_logs(&config);
+    if let Some(line) = inferd::config::ignored_warning(&ignored) {
+        tracing::warn!("{line}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -72,7 +72,12 @@ fn bad_value_names_key_value_source_and_what_is_allowed() {
 
 #[test]
 fn unknown_keys_and_zero_bounds_are_refused() {
-    let err = Config::load(&sources(None, &[("INFERD_CACHE__TLL", "5s")], &[])).unwrap_err();
+    let err = Config::load(&sources(Some("[cache]\ntll = \"5s\""), &[], &[])).unwrap_err();
+    assert!(
+        err.contains("tll") && err.contains("unknown field"),
+        "{err}"
+    );
+    let err = Config::load(&sources(None, &[], &[("cache.tll", "5s")])).unwrap_err();
     assert!(
         err.contains("tll") && err.contains("unknown field"),
         "{err}"
@@ -113,4 +118,50 @@ fn shipped_config_file_holds_the_defaults() {
     let mut sources = Sources::default();
     sources.read_file(&path, true).unwrap();
     assert_eq!(Config::load(&sources).unwrap(), Config::default());
+}
+
+#[test]
+fn unknown_env_vars_are_ignored_and_reported_but_known_ones_still_checked() {
+    // What Kubernetes injects for a Service named `inferd`, beside real settings.
+    let env = [
+        ("INFERD_SERVICE_HOST", "10.96.0.7"),
+        ("INFERD_SERVICE_PORT", "8080"),
+        ("INFERD_PORT", "tcp://10.96.0.7:8080"),
+        ("INFERD_PORT_8080_TCP_ADDR", "10.96.0.7"),
+        ("INFERD_CACHE__TLL", "5s"),
+        ("INFERD_CACHE__TTL", "7s"),
+        ("INFERD_WORKERS", "3"),
+        ("HOME", "/root"),
+    ];
+    let (c, ignored) = Config::load_reporting(&sources(None, &env, &[])).unwrap();
+    assert_eq!(c.cache.ttl, Duration::from_secs(7));
+    assert_eq!(c.workers, 3);
+    assert_eq!(
+        ignored,
+        [
+            "INFERD_SERVICE_HOST",
+            "INFERD_SERVICE_PORT",
+            "INFERD_PORT",
+            "INFERD_PORT_8080_TCP_ADDR",
+            "INFERD_CACHE__TLL"
+        ]
+    );
+    let line = ignored_warning(&ignored).unwrap();
+    assert!(
+        !line.contains('\n') && line.contains("INFERD_PORT,"),
+        "{line}"
+    );
+    assert_eq!(ignored_warning(&[]), None);
+
+    // A variable naming a real key with a bad value is still refused, not ignored.
+    let err = Config::load(&sources(
+        None,
+        &[("INFERD_PORT", "tcp://x"), ("INFERD_CACHE__TTL", "soon")],
+        &[],
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("INFERD_CACHE__TTL") && err.contains("soon"),
+        "{err}"
+    );
 }
