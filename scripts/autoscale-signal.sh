@@ -46,6 +46,13 @@ ready() { # the lb answers and Prometheus scrapes 3 replicas
 for _ in $(seq 1 90); do ready && break; sleep 2; done
 ready || { echo "the fleet is not ready: lb $LB/readyz and 3 replicas up in $PROM" >&2; exit 1; }
 
+# The fleet and wrk (signal.py) at the highest CPU weight, each container in its
+# own session: other work on the machine (builds) then takes little from them.
+for id in $(compose ps -q); do
+    pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+    [ -w "/proc/$pid/autogroup" ] && echo -20 >"/proc/$pid/autogroup" || true
+done
+
 start=$(date +%s)
 python3 -m autoscale.signal --lb "$LB" --prometheus "$PROM" --seconds 65 "$@"
 echo "signal experiment took $(( $(date +%s) - start )) s"

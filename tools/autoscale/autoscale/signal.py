@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from .hpa import proposal
-from .load import PACED_LUA, request_bodies, parse_wrk
+from .load import PACED_LUA, parse_wrk, prioritise, request_bodies
 from .model import TARGET_UTILISATION, Replica
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,7 +48,8 @@ def step(args, conns: int, body: Path, target: float, replica: Replica) -> dict:
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--timeout", "5s", "-s", str(PACED_LUA),
            f"{args.lb}/predict"]
     env = {"BODY_FILE": str(body), "DELAY_MS": "1", "PATH": "/usr/bin:/bin"}
-    wrk = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    wrk = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    prioritise(wrk.pid)
     time.sleep(args.seconds - 2)  # the 1m window now holds only this step's samples
     pods = query(args.prometheus, adapter_expression(args.selector))
     served = query(args.prometheus, f'sum(rate(inferd_http_requests_total{{{args.selector},route="/predict"}}[1m]))')
