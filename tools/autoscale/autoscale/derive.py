@@ -5,7 +5,7 @@ typical trading-day curve (curves/trading-day.json):
 - CPU target: above the measured CPU plateau by the scale-down step, so that CPU
   never holds back a scale-down the in-flight metric asks for: with batching, CPU
   stays near 90% from a fifth of capacity up, and a target at the plateau kept
-  the HPA from ever scaling down (the simulator measured +69% replica-hours);
+  the HPA from ever scaling down (the simulator measured +68% replica-hours);
   max measured CPU / (1 - scale-down percent), rounded up to 10, of the request;
 - the memory request and limit: resident memory under load + the cache's bound
   (config/inferd.toml) + a model load's transient (peak minus idle resident),
