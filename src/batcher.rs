@@ -95,8 +95,10 @@ pub struct Labels {
 pub struct Batcher {
     /// The bounded queue; `try_send` failing means 503.
     queue: mpsc::Sender<Job>,
-    /// Per-request row bound (= `max_batch_size`), checked before queueing.
-    max_rows: usize,
+    /// Most rows per model run: larger requests of a batched model are split
+    /// into runs of at most this many rows (`usize::MAX` for models whose first
+    /// dimension is fixed, which always run one request at a time).
+    batch_rows: usize,
     metrics: Metrics,
     labels: Labels,
 }
@@ -128,12 +130,10 @@ impl Batcher {
                 labels.clone(),
             );
         }
-        // Non-batched models (no dynamic first dimension) run one request at a time.
-        let max_rows = if model.signature().is_batched() {
-            settings.max_batch_size
-        } else {
-            1
-        };
+        // Non-batched models (no dynamic first dimension) run one request at a time,
+        // whatever its (fixed) number of rows.
+        let batched = model.signature().is_batched();
+        let max_rows = if batched { settings.max_batch_size } else { 1 };
         metrics
             .queue_capacity
             .with_label_values(&[&labels.model])
@@ -150,15 +150,20 @@ impl Batcher {
         tokio::spawn(task.run());
         Batcher {
             queue,
-            max_rows: settings.max_batch_size,
+            batch_rows: if batched {
+                settings.max_batch_size.max(1)
+            } else {
+                usize::MAX
+            },
             metrics,
             labels,
         }
     }
 
-    /// Most rows one request may carry.
+    /// Most rows one request may carry: no bound here, as larger requests are
+    /// split into several runs (the body size bounds a request).
     pub fn max_rows(&self) -> usize {
-        self.max_rows
+        usize::MAX
     }
 
     /// Queues a request without waiting; fails at once when the queue is full.
@@ -202,8 +207,47 @@ impl Batcher {
         }
     }
 
-    /// Queues a request and waits for its outputs, at most until `deadline`.
+    /// Queues a request and waits for its outputs, at most until `deadline`. A
+    /// request with more rows than one run takes is queued as several jobs of
+    /// at most `max_batch_size` rows, and their outputs are joined in order.
     pub async fn submit(
+        &self,
+        inputs: Vec<Tensor>,
+        rows: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Computed, ApiError> {
+        if rows <= self.batch_rows {
+            return self.submit_one(inputs, rows, deadline).await;
+        }
+        // Every part is queued before any is awaited, so they can run side by
+        // side; if one cannot be queued, the queued ones are dropped with
+        // their receivers, and the batcher skips them.
+        let mut replies = Vec::new();
+        for start in (0..rows).step_by(self.batch_rows) {
+            let end = (start + self.batch_rows).min(rows);
+            let part = inputs.iter().map(|t| t.slice_rows(start, end)).collect();
+            replies.push(self.enqueue(part, end - start, deadline)?);
+        }
+        let mut parts = Vec::with_capacity(replies.len());
+        let mut timing = Timing::default();
+        for reply in replies {
+            let (outputs, spent) = self.wait(reply, deadline).await?;
+            timing = Timing {
+                queue: timing.queue.max(spent.queue),
+                inference: timing.inference + spent.inference,
+            };
+            parts.push(outputs);
+        }
+        let joined = (0..parts[0].len())
+            .map(|i| {
+                let column: Vec<Tensor> = parts.iter().map(|p| p[i].clone()).collect();
+                Tensor::concat_rows(&column)
+            })
+            .collect();
+        Ok((joined, timing))
+    }
+
+    async fn submit_one(
         &self,
         inputs: Vec<Tensor>,
         rows: usize,
