@@ -194,3 +194,23 @@ async fn status_endpoints_say_why_a_model_did_not_load() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn a_two_input_model_takes_named_inputs_in_rows_and_columns() {
+    let (model, r) = zoo("column-transformer-two-inputs");
+    let app = app("ct", model);
+    let (num, cat) = (rows(&r.inputs[0], 2), rows(&r.inputs[1], 2));
+    let labels = &r.outputs[0].data[..2];
+    let instances: Vec<Value> = (0..2)
+        .map(|i| json!({ "num": num[i], "cat": cat[i] }))
+        .collect();
+    let a = post(&app, "/predict", &json!({ "instances": instances })).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    for i in 0..2 {
+        assert_eq!(a.json()["predictions"][i]["label"], labels[i], "row {i}");
+    }
+    let columns = json!({ "inputs": { "num": num, "cat": cat } });
+    let a = post(&app, "/v1/models/ct:predict", &columns).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.json()["outputs"]["label"], json!(labels));
+}
