@@ -206,8 +206,8 @@ async fn a_two_input_model_takes_named_inputs_in_rows_and_columns() {
         .collect();
     let a = post(&app, "/predict", &json!({ "instances": instances })).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    for i in 0..2 {
-        assert_eq!(a.json()["predictions"][i]["label"], labels[i], "row {i}");
+    for (i, label) in labels.iter().enumerate() {
+        assert_eq!(&a.json()["predictions"][i]["label"], label, "row {i}");
     }
     let columns = json!({ "inputs": { "num": num, "cat": cat } });
     let a = post(&app, "/v1/models/ct:predict", &columns).await;
