@@ -2,13 +2,18 @@
 # Per-row cost of each ONNX-ML operator family, inferd (tract, benches/hot_path.rs
 # group `zoo`) against onnxruntime (scripts/zoo_ort_timing.py) on the same zoo
 # models and batch, one after the other in one run, printed as a table with the
-# ratio. Needs the Python packages of scripts/make_zoo.py. Takes ~3 minutes.
+# ratio. Needs the Python packages of scripts/make_zoo.py. Takes ~3 minutes
+# once the release build exists. ZOO_BENCH_PROFILE=dev runs the dev profile
+# with inferd itself at opt-level 3 (its dependencies already are): the same
+# code optimised, without a second full build of tract.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cargo bench --bench hot_path -- 'zoo/' --warm-up-time 1 --measurement-time 2 2>/dev/null \
-  | tee "$out/tract.txt" >/dev/null
+profile=${ZOO_BENCH_PROFILE:-bench}
+if [ "$profile" = dev ]; then export CARGO_PROFILE_DEV_OPT_LEVEL=3; fi
+cargo bench --profile "$profile" --bench hot_path -- 'zoo/' --warm-up-time 1 --measurement-time 2 \
+  > "$out/tract.txt"
 python3 scripts/zoo_ort_timing.py > "$out/ort.txt"
 # criterion: "zoo/<family>/64   time:   [a b c]" -> the middle estimate, per row.
 python3 - "$out/tract.txt" "$out/ort.txt" <<'PY'

@@ -8,6 +8,7 @@
 //! caller has gone are skipped; requests whose deadline passed are answered 504 without
 //! reaching the model. A full queue answers 503 at once, so memory stays bounded.
 
+mod split;
 mod worker;
 
 use crate::config::BatchingConfig;
@@ -219,32 +220,7 @@ impl Batcher {
         if rows <= self.batch_rows {
             return self.submit_one(inputs, rows, deadline).await;
         }
-        // Every part is queued before any is awaited, so they can run side by
-        // side; if one cannot be queued, the queued ones are dropped with
-        // their receivers, and the batcher skips them.
-        let mut replies = Vec::new();
-        for start in (0..rows).step_by(self.batch_rows) {
-            let end = (start + self.batch_rows).min(rows);
-            let part = inputs.iter().map(|t| t.slice_rows(start, end)).collect();
-            replies.push(self.enqueue(part, end - start, deadline)?);
-        }
-        let mut parts = Vec::with_capacity(replies.len());
-        let mut timing = Timing::default();
-        for reply in replies {
-            let (outputs, spent) = self.wait(reply, deadline).await?;
-            timing = Timing {
-                queue: timing.queue.max(spent.queue),
-                inference: timing.inference + spent.inference,
-            };
-            parts.push(outputs);
-        }
-        let joined = (0..parts[0].len())
-            .map(|i| {
-                let column: Vec<Tensor> = parts.iter().map(|p| p[i].clone()).collect();
-                Tensor::concat_rows(&column)
-            })
-            .collect();
-        Ok((joined, timing))
+        self.submit_split(&inputs, rows, deadline).await
     }
 
     async fn submit_one(
