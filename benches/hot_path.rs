@@ -19,6 +19,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod fixtures;
 #[path = "floor/app.rs"]
 mod floor;
+#[path = "hot_path/zoo.rs"]
+mod zoo;
 
 use bytes::Bytes;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
@@ -394,6 +396,7 @@ fn main() {
     cache(&mut c);
     batch(&mut c);
     model_run(&mut c);
+    zoo::zoo(&mut c);
     per_request(&mut c, state.as_ref());
     infer(&mut c, &rt, state.as_ref());
     router(&mut c, &rt, state.as_ref());

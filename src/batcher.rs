@@ -8,6 +8,7 @@
 //! caller has gone are skipped; requests whose deadline passed are answered 504 without
 //! reaching the model. A full queue answers 503 at once, so memory stays bounded.
 
+mod split;
 mod worker;
 
 use crate::config::BatchingConfig;
@@ -95,8 +96,10 @@ pub struct Labels {
 pub struct Batcher {
     /// The bounded queue; `try_send` failing means 503.
     queue: mpsc::Sender<Job>,
-    /// Per-request row bound (= `max_batch_size`), checked before queueing.
-    max_rows: usize,
+    /// Most rows per model run: larger requests of a batched model are split
+    /// into runs of at most this many rows (`usize::MAX` for models whose first
+    /// dimension is fixed, which always run one request at a time).
+    batch_rows: usize,
     metrics: Metrics,
     labels: Labels,
 }
@@ -128,12 +131,10 @@ impl Batcher {
                 labels.clone(),
             );
         }
-        // Non-batched models (no dynamic first dimension) run one request at a time.
-        let max_rows = if model.signature().is_batched() {
-            settings.max_batch_size
-        } else {
-            1
-        };
+        // Non-batched models (no dynamic first dimension) run one request at a time,
+        // whatever its (fixed) number of rows.
+        let batched = model.signature().is_batched();
+        let max_rows = if batched { settings.max_batch_size } else { 1 };
         metrics
             .queue_capacity
             .with_label_values(&[&labels.model])
@@ -150,15 +151,20 @@ impl Batcher {
         tokio::spawn(task.run());
         Batcher {
             queue,
-            max_rows: settings.max_batch_size,
+            batch_rows: if batched {
+                settings.max_batch_size.max(1)
+            } else {
+                usize::MAX
+            },
             metrics,
             labels,
         }
     }
 
-    /// Most rows one request may carry.
+    /// Most rows one request may carry: no bound here, as larger requests are
+    /// split into several runs (the body size bounds a request).
     pub fn max_rows(&self) -> usize {
-        self.max_rows
+        usize::MAX
     }
 
     /// Queues a request without waiting; fails at once when the queue is full.
@@ -202,8 +208,22 @@ impl Batcher {
         }
     }
 
-    /// Queues a request and waits for its outputs, at most until `deadline`.
+    /// Queues a request and waits for its outputs, at most until `deadline`. A
+    /// request with more rows than one run takes is queued as several jobs of
+    /// at most `max_batch_size` rows, and their outputs are joined in order.
     pub async fn submit(
+        &self,
+        inputs: Vec<Tensor>,
+        rows: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Computed, ApiError> {
+        if rows <= self.batch_rows {
+            return self.submit_one(inputs, rows, deadline).await;
+        }
+        self.submit_split(&inputs, rows, deadline).await
+    }
+
+    async fn submit_one(
         &self,
         inputs: Vec<Tensor>,
         rows: usize,

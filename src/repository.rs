@@ -169,9 +169,10 @@ impl Repository {
             None => versions.loaded.values().next_back(),
         };
         found.cloned().ok_or_else(|| match version {
-            Some(v) if versions.failed.contains_key(&v) => {
-                ApiError::NotFound(format!("model `{name}` version {v} failed to load"))
-            }
+            Some(v) if versions.failed.contains_key(&v) => ApiError::NotFound(format!(
+                "model `{name}` version {v} failed to load: {}",
+                versions.failed[&v]
+            )),
             Some(v) => ApiError::NotFound(format!(
                 "model `{name}` has no version {v}; available versions: {}",
                 versions
@@ -181,7 +182,15 @@ impl Repository {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            None => ApiError::NotFound(format!("model `{name}` has no loaded version")),
+            None => ApiError::NotFound(format!(
+                "model `{name}` has no loaded version: {}",
+                versions
+                    .failed
+                    .iter()
+                    .map(|(v, why)| format!("version {v} failed to load: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
         })
     }
 

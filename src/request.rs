@@ -253,7 +253,7 @@ fn rows_of(inputs: &[Tensor], model: &str, max_rows: usize) -> Result<usize, Api
     }
     if rows > max_rows {
         return Err(ApiError::bad_request(format!(
-            "the request has {rows} rows; model `{model}` accepts at most {max_rows} rows per request (batching.max_batch_size)"
+            "the request has {rows} rows; model `{model}` accepts at most {max_rows} rows per request"
         )));
     }
     Ok(rows)

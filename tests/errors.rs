@@ -111,12 +111,12 @@ async fn nan_is_400_when_the_model_forbids_it() {
 }
 
 #[tokio::test]
-async fn too_many_rows_is_400() {
+async fn more_rows_than_max_batch_size_are_split_not_refused() {
     let app = bundled();
     let rows = vec![row(); 65];
-    post(&app, "/predict", &json!({ "instances": rows }))
-        .await
-        .assert_error(400, "at most 64 rows");
+    let a = post(&app, "/predict", &json!({ "instances": rows })).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.json()["predictions"].as_array().unwrap().len(), 65);
 }
 
 #[tokio::test]

@@ -221,12 +221,15 @@ fn metadata_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, A
 
 fn status_body(state: &AppState, path: &TfPath) -> Result<serde_json::Value, ApiError> {
     let repo = &state.inference.repository;
-    if let Some(v) = path.version {
-        repo.resolve(&path.model, Some(v))?;
-    }
     let list = repo
         .versions(&path.model)
         .ok_or_else(|| ApiError::NotFound(format!("model `{}` not found", path.model)))?;
+    // A version that failed to load is reported with its reason, not as 404.
+    if let Some(v) = path.version {
+        if !list.failed.iter().any(|(f, _)| *f == v) {
+            repo.resolve(&path.model, Some(v))?;
+        }
+    }
     let wanted = |v: u64| path.version.is_none_or(|w| w == v);
     let mut statuses: Vec<serde_json::Value> = list
         .loaded

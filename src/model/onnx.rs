@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tract_onnx::prelude::{
     DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue, TDim, TValue,
-    TypedRunnableModel,
+    TractResult, TypedModel, TypedRunnableModel,
 };
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -24,8 +24,13 @@ impl OnnxModel {
     /// Loads and optimizes `path`. The error says what tract refused, for the
     /// start-up report.
     pub fn load(path: &Path) -> Result<OnnxModel, String> {
-        let mut model = super::onnx_ml::onnx()
-            .model_for_path(path)
+        let onnx = super::onnx_ml::onnx();
+        let proto = onnx
+            .proto_model_for_path(path)
+            .map_err(|e| format!("cannot parse {}: {e:#}", path.display()))?;
+        super::onnx_ml::check::check_model(&onnx, &proto)?;
+        let mut model = onnx
+            .model_for_proto_model(&proto)
             .map_err(|e| format!("cannot parse {}: {e:#}", path.display()))?;
         let batch = TDim::from(model.sym("batch"));
         let input_count = model.input_outlets().map_err(|e| e.to_string())?.len();
@@ -58,6 +63,18 @@ impl OnnxModel {
                 .set_input_fact(ix, InferenceFact::dt_shape(dt, dims))
                 .map_err(|e| e.to_string())?;
         }
+        // Declared output shapes are only hints, and converters get them wrong
+        // (LightGBM's label is declared [1] for any number of rows): keep the
+        // element type, let tract infer the shape from the graph.
+        let output_count = model.output_outlets().map_err(|e| e.to_string())?.len();
+        for ix in 0..output_count {
+            let fact = model.output_fact(ix).map_err(|e| e.to_string())?;
+            let fact = match fact.datum_type.concretize() {
+                Some(dt) => InferenceFact::dt(dt),
+                None => InferenceFact::default(),
+            };
+            model.set_output_fact(ix, fact).map_err(|e| e.to_string())?;
+        }
         let names = |outlets: &[tract_onnx::prelude::OutletId]| -> Vec<String> {
             outlets
                 .iter()
@@ -74,21 +91,24 @@ impl OnnxModel {
         let typed = model
             .into_optimized()
             .map_err(|e| format!("cannot optimize {}: {e:#}", path.display()))?;
-        let spec =
-            |name: String, fact: &tract_onnx::prelude::TypedFact| -> Result<TensorSpec, String> {
-                let dtype = data_type(fact.datum_type).ok_or_else(|| {
-                    format!(
-                        "`{name}` has unsupported element type {:?}",
-                        fact.datum_type
-                    )
+        let typed = integer_outputs(typed).map_err(|e| e.to_string())?;
+        let spec = |name: String,
+                    fact: &tract_onnx::prelude::TypedFact|
+         -> Result<TensorSpec, String> {
+            let dtype = data_type(fact.datum_type).ok_or_else(|| {
+                    if fact.datum_type == DatumType::String {
+                        format!("`{name}` is a string tensor: string inputs and outputs are not supported yet")
+                    } else {
+                        format!("`{name}` has unsupported element type {:?}", fact.datum_type)
+                    }
                 })?;
-                let shape = fact
-                    .shape
-                    .iter()
-                    .map(|d| d.to_i64().unwrap_or(-1))
-                    .collect();
-                Ok(TensorSpec { name, dtype, shape })
-            };
+            let shape = fact
+                .shape
+                .iter()
+                .map(|d| d.to_i64().unwrap_or(-1))
+                .collect();
+            Ok(TensorSpec { name, dtype, shape })
+        };
         let inputs = input_names
             .into_iter()
             .enumerate()
@@ -107,6 +127,27 @@ impl OnnxModel {
             signature: Signature { inputs, outputs },
         })
     }
+}
+
+/// tract types some integer outputs as dimensions (`TDim`): a classifier's
+/// label computed as `ArgMax` -> `ArrayFeatureExtractor` -> `Reshape` ->
+/// `Cast(int64)` comes out so when its class table folds into the shape
+/// arithmetic. Their values are plain integers; serve them as INT64.
+fn integer_outputs(mut typed: TypedModel) -> TractResult<TypedModel> {
+    use tract_onnx::tract_hir::internal::*;
+    let mut outputs = typed.output_outlets()?.to_vec();
+    let mut changed = false;
+    for (ix, outlet) in outputs.iter_mut().enumerate() {
+        if typed.outlet_fact(*outlet)?.datum_type == DatumType::TDim {
+            let cast = tract_onnx::tract_core::ops::cast::cast(DatumType::I64);
+            *outlet = typed.wire_node(format!("output{ix}.to_i64"), cast, &[*outlet])?[0];
+            changed = true;
+        }
+    }
+    if changed {
+        typed.select_output_outlets(&outputs)?;
+    }
+    Ok(typed)
 }
 
 impl Model for OnnxModel {

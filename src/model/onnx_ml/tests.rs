@@ -341,3 +341,44 @@ fn scaler_applies_per_feature_or_shared_coefficients() -> TractResult<()> {
     }
     Ok(())
 }
+
+/// tract's own LinearRegressor fails to load behind PolynomialFeatures (its
+/// declutter pass trips on the EinSum it wires); ours loads and answers.
+/// tests/fixtures/poly_declutter_repro.onnx is the smallest such graph:
+/// x [N, 2] -> ReduceProd(axes 1) -> Shape -> ConstantOfShape(1.0), Concat
+/// with the product -> LinearRegressor(coefficients [0.5, 2], intercept 1).
+#[test]
+fn our_linear_regressor_loads_where_tracts_fails() -> TractResult<()> {
+    for path in [
+        "tests/fixtures/poly_declutter_repro.onnx",
+        "tests/zoo/poly-ridge/model.onnx",
+    ] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+        let width = if path.ends_with("poly_declutter_repro.onnx") {
+            2
+        } else {
+            5
+        };
+        let theirs = tract_onnx::onnx()
+            .model_for_path(&path)
+            .and_then(|m| runnable(m, width));
+        let err = theirs.err().map(|e| format!("{e:#}"));
+        eprintln!("tract's own on {}: {err:?}", path.display());
+        assert!(
+            err.is_some(),
+            "tract's LinearRegressor now loads {}",
+            path.display()
+        );
+        runnable(onnx().model_for_path(&path)?, width)?;
+    }
+    // onnxruntime: 1 + 0.5 * 1 + 2 * (x0 * x1).
+    let model = runnable(
+        onnx().model_for_path(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/poly_declutter_repro.onnx"),
+        )?,
+        2,
+    )?;
+    assert_eq!(run(&model, &[vec![1.0, 2.0], vec![3.0, 4.0]])?, [5.5, 25.5]);
+    Ok(())
+}

@@ -13,8 +13,6 @@
 //! Only `post_transform = NONE` is supported: regressors are exported with it,
 //! and guessing at the others would silently produce wrong numbers.
 
-mod forest;
-
 use std::borrow::Cow;
 
 use tract_onnx::model::ParsingContext;
@@ -22,7 +20,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::tract_ndarray::Ix2;
 use tract_onnx::tract_hir::internal::*;
 
-use forest::Forest;
+use super::forest::Forest;
 
 /// Parses a `TreeEnsembleRegressor` node; registered by [`super::onnx`].
 pub(super) fn tree_ensemble_regressor(
@@ -43,12 +41,41 @@ pub(super) fn tree_ensemble_regressor(
     let base_values = base_values.unwrap_or_else(|| vec![0.0; n_targets]);
     let per_target = base_values.len() == n_targets;
     node.expect_attr("base_values", per_target, "one value per target")?;
-    let forest = Arc::new(Forest::parse(node, n_targets)?);
+    let forest = Arc::new(Forest::parse(node, n_targets, "target")?);
     let base_values = base_values.into();
     let op = TreeEnsembleRegressor {
         forest,
         aggregate,
         base_values,
+    };
+    Ok((expand(op), vec![]))
+}
+
+/// Parses an ai.onnx.ml opset 5 `TreeEnsemble` node (regression form: its
+/// output is the aggregated votes); registered by [`super::onnx`].
+pub(super) fn tree_ensemble(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let aggregate = match node.get_attr_opt::<i64>("aggregate_function")?.unwrap_or(1) {
+        0 => Aggregate::Average,
+        1 => Aggregate::Sum,
+        2 => Aggregate::Min,
+        3 => Aggregate::Max,
+        other => bail!("TreeEnsemble: invalid aggregate_function {other}"),
+    };
+    let post_transform = node.get_attr_opt::<i64>("post_transform")?.unwrap_or(0);
+    node.expect_attr(
+        "post_transform",
+        post_transform == 0,
+        "0 (NONE), the only supported value",
+    )?;
+    let n_targets: usize = node.get_attr("n_targets")?;
+    node.expect_attr("n_targets", n_targets > 0, "at least one target")?;
+    let op = TreeEnsembleRegressor {
+        forest: Arc::new(Forest::parse_v5(node, n_targets)?),
+        aggregate,
+        base_values: vec![0.0; n_targets].into(),
     };
     Ok((expand(op), vec![]))
 }

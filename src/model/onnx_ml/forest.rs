@@ -1,10 +1,13 @@
-//! The trees of a tree ensemble: read from the `nodes_*` and `target_*`
-//! attributes, validated, flattened, and evaluated row by row.
+//! The trees of a tree ensemble: read from the `nodes_*` attributes and the
+//! `target_*` (regressor) or `class_*` (classifier) votes, validated,
+//! flattened, and evaluated row by row.
 //!
 //! Validation happens once, at load time: every child and vote points at a
 //! node of its own tree, every tree has one root, and no node is reachable
 //! twice, so evaluation always ends at a leaf and a malformed model fails to
 //! load instead of panicking or looping while serving.
+
+mod v5;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -91,7 +94,7 @@ fn list<'a, T: AttrTVecType<'a>>(
     Ok(values)
 }
 
-fn parse_mode(mode: &str) -> TractResult<Option<Cmp>> {
+fn parse_mode(op: &str, mode: &str) -> TractResult<Option<Cmp>> {
     Ok(Some(match mode {
         "BRANCH_LEQ" => Cmp::Leq,
         "BRANCH_LT" => Cmp::Lt,
@@ -100,7 +103,7 @@ fn parse_mode(mode: &str) -> TractResult<Option<Cmp>> {
         "BRANCH_EQ" => Cmp::Eq,
         "BRANCH_NEQ" => Cmp::Neq,
         "LEAF" => return Ok(None),
-        other => bail!("TreeEnsembleRegressor: unsupported node mode {other}"),
+        other => bail!("{op}: unsupported node mode {other}"),
     }))
 }
 
@@ -111,6 +114,8 @@ struct Layout {
     order: Vec<((usize, usize), usize)>,
     /// Table index of each `(tree id, node id)`.
     index: HashMap<(usize, usize), u32>,
+    /// Operator name, for error messages.
+    op: String,
 }
 
 impl Layout {
@@ -130,31 +135,33 @@ impl Layout {
             .enumerate()
             .map(|(ix, &(key, _))| Ok((key, u32::try_from(ix)?)))
             .collect::<TractResult<_>>()?;
-        Ok(Layout { order, index })
+        let op = node.op_type.clone();
+        Ok(Layout { order, index, op })
     }
 
     /// Table index of node `id` of `tree`.
     fn find(&self, tree: usize, id: usize) -> TractResult<u32> {
         let found = self.index.get(&(tree, id)).copied();
-        found.ok_or_else(|| format_err!("TreeEnsembleRegressor: tree {tree} has no node {id}"))
+        found.ok_or_else(|| format_err!("{}: tree {tree} has no node {id}", self.op))
     }
 }
 
 impl Forest {
-    /// Parses and validates the trees of `node`, whose votes go to `n_targets` columns.
-    pub(super) fn parse(node: &NodeProto, n_targets: usize) -> TractResult<Forest> {
+    /// Parses and validates the trees of `node`, whose votes go to `n_targets`
+    /// columns and are read from the `{votes}_*` attributes (`target` or `class`).
+    pub(super) fn parse(node: &NodeProto, n_targets: usize, votes: &str) -> TractResult<Forest> {
         let n = node.get_attr_slice::<i64>("nodes_featureids")?.len();
         node.expect_attr("nodes_featureids", n != 0, "at least one node")?;
         let layout = Layout::new(node, n)?;
         let (mut nodes, max_feature) = Self::parse_nodes(node, n, &layout)?;
-        let votes = Self::attach_votes(node, n_targets, &layout, &mut nodes)?;
+        let votes = Self::attach_votes(node, n_targets, votes, &layout, &mut nodes)?;
         let mut trees: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for (ix, &((tree, _), _)) in layout.order.iter().enumerate() {
             trees.entry(tree).or_default().push(u32::try_from(ix)?);
         }
         let roots = trees
             .iter()
-            .map(|(&tree, members)| Self::validate(tree, members, &nodes))
+            .map(|(&tree, members)| Self::validate(&layout.op, tree, members, &nodes))
             .collect::<TractResult<_>>()?;
         Ok(Forest {
             roots,
@@ -178,7 +185,7 @@ impl Forest {
         };
         let (mut nodes, mut max_feature) = (Vec::with_capacity(n), 0);
         for &((tree, _), i) in &layout.order {
-            let Some(cmp) = parse_mode(modes[i])? else {
+            let Some(cmp) = parse_mode(&layout.op, modes[i])? else {
                 nodes.push(Node::Leaf { start: 0, end: 0 });
                 continue;
             };
@@ -197,21 +204,23 @@ impl Forest {
         Ok((nodes, max_feature))
     }
 
-    /// Reads the `target_*` votes, grouped by leaf, and points leaves at them.
+    /// Reads the `{prefix}_*` votes, grouped by leaf, and points leaves at them.
     fn attach_votes(
         node: &NodeProto,
         n_targets: usize,
+        prefix: &str,
         layout: &Layout,
         nodes: &mut [Node],
     ) -> TractResult<Vec<Vote>> {
-        let m = node.get_attr_slice::<i64>("target_ids")?.len();
-        let tree_ids = list::<usize>(node, "target_treeids", m)?;
-        let node_ids = list::<usize>(node, "target_nodeids", m)?;
-        let targets = list::<usize>(node, "target_ids", m)?;
-        let weights = list::<f32>(node, "target_weights", m)?;
+        let ids = format!("{prefix}_ids");
+        let m = node.get_attr_slice::<i64>(&ids)?.len();
+        let tree_ids = list::<usize>(node, &format!("{prefix}_treeids"), m)?;
+        let node_ids = list::<usize>(node, &format!("{prefix}_nodeids"), m)?;
+        let targets = list::<usize>(node, &ids, m)?;
+        let weights = list::<f32>(node, &format!("{prefix}_weights"), m)?;
         let mut by_leaf: BTreeMap<u32, Vec<Vote>> = BTreeMap::new();
         for i in 0..m {
-            node.expect_attr("target_ids", targets[i] < n_targets, || {
+            node.expect_attr(&ids, targets[i] < n_targets, || {
                 format!("targets below n_targets ({n_targets}), got {}", targets[i])
             })?;
             let leaf = layout.find(tree_ids[i], node_ids[i])?;
@@ -227,7 +236,7 @@ impl Forest {
             votes.extend(leaf_votes);
             let end = u32::try_from(votes.len())?;
             let Node::Leaf { .. } = nodes[leaf as usize] else {
-                bail!("TreeEnsembleRegressor: a target_* vote points at a branch node");
+                bail!("{}: a {prefix}_* vote points at a branch node", layout.op);
             };
             nodes[leaf as usize] = Node::Leaf { start, end };
         }
@@ -236,7 +245,7 @@ impl Forest {
 
     /// Returns the tree's root: its one node no other node points to. Also
     /// checks no node is reachable twice, which rules out cycles.
-    fn validate(tree: usize, members: &[u32], nodes: &[Node]) -> TractResult<u32> {
+    fn validate(op: &str, tree: usize, members: &[u32], nodes: &[Node]) -> TractResult<u32> {
         let children = |ix: u32| match nodes[ix as usize] {
             Node::Branch { next, .. } => next.to_vec(),
             Node::Leaf { .. } => vec![],
@@ -244,14 +253,11 @@ impl Forest {
         let pointed_at: HashSet<u32> = members.iter().flat_map(|&ix| children(ix)).collect();
         let mut roots = members.iter().filter(|ix| !pointed_at.contains(ix));
         let (Some(&root), None) = (roots.next(), roots.next()) else {
-            bail!("TreeEnsembleRegressor: tree {tree} does not have exactly one root");
+            bail!("{op}: tree {tree} does not have exactly one root");
         };
         let (mut seen, mut stack) = (HashSet::new(), vec![root]);
         while let Some(ix) = stack.pop() {
-            ensure!(
-                seen.insert(ix),
-                "TreeEnsembleRegressor: tree {tree} is not a tree"
-            );
+            ensure!(seen.insert(ix), "{op}: tree {tree} is not a tree");
             stack.extend(children(ix));
         }
         Ok(root)

@@ -1,0 +1,45 @@
+//! Requests with more rows than one run takes: queued as several jobs of at
+//! most `max_batch_size` rows, answered as one, rows in order.
+
+use super::{Batcher, Computed, Timing};
+use crate::error::ApiError;
+use crate::tensor::Tensor;
+use tokio::time::Instant;
+
+impl Batcher {
+    /// Queues `inputs` in parts of `batch_rows` rows and joins their outputs.
+    pub(super) async fn submit_split(
+        &self,
+        inputs: &[Tensor],
+        rows: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Computed, ApiError> {
+        // Every part is queued before any is awaited, so they can run side by
+        // side; if one cannot be queued, the queued ones are dropped with
+        // their receivers, and the batcher skips them.
+        let mut replies = Vec::new();
+        for start in (0..rows).step_by(self.batch_rows) {
+            let end = (start + self.batch_rows).min(rows);
+            let part = inputs.iter().map(|t| t.slice_rows(start, end)).collect();
+            replies.push(self.enqueue(part, end - start, deadline)?);
+        }
+        let mut parts = Vec::with_capacity(replies.len());
+        let mut timing = Timing::default();
+        for reply in replies {
+            let (outputs, spent) = self.wait(reply, deadline).await?;
+            // Parts wait side by side but run one after another.
+            timing = Timing {
+                queue: timing.queue.max(spent.queue),
+                inference: timing.inference + spent.inference,
+            };
+            parts.push(outputs);
+        }
+        let joined = (0..parts[0].len())
+            .map(|i| {
+                let column: Vec<Tensor> = parts.iter().map(|p| p[i].clone()).collect();
+                Tensor::concat_rows(&column)
+            })
+            .collect();
+        Ok((joined, timing))
+    }
+}
