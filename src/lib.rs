@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod inference;
 pub mod json;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod repository;
@@ -72,6 +73,7 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
         metrics,
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        request_log: config.log.requests,
     })
 }
 

@@ -9,6 +9,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use inferd::config::{Config, LogFormat, Sources};
+use inferd::logs::{self, LogGuard, NonBlocking};
 use std::path::PathBuf;
 
 /// Serve ONNX models over HTTP (`/predict`, TF Serving REST, KServe V2).
@@ -94,7 +95,8 @@ fn start() -> anyhow::Result<()> {
             eprintln!("inferd: {message}");
             std::process::exit(2);
         });
-    init_logs(&config);
+    // Held to the end of `main`: dropping it writes out every buffered log line.
+    let _logs = init_logs(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -106,9 +108,14 @@ fn start() -> anyhow::Result<()> {
     })
 }
 
-fn init_logs(config: &Config) {
+/// Logs go to stdout through a buffer a background thread writes out, so requests
+/// never wait on the terminal or pipe (`inferd::logs`).
+fn init_logs(config: &Config) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (writer, guard) = NonBlocking::new(std::io::stdout(), logs::DEFAULT_CAPACITY);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder
             .json()
@@ -117,4 +124,5 @@ fn init_logs(config: &Config) {
             .init(),
         LogFormat::Pretty => builder.pretty().init(),
     }
+    guard
 }
