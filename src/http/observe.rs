@@ -225,11 +225,9 @@ where
             let micros = |name: &HeaderName| header_u64(response.headers(), name);
             this.inner.span().in_scope(|| {
                 tracing::info!(
-                    // `&str`s rather than `%` (Display): written as they are, no
-                    // formatting machinery.
-                    method = seen.method.as_str(),
-                    route,
-                    path = uri.path(),
+                    method = %seen.method,
+                    route = %route,
+                    path = %uri.path(),
                     status = status.as_u16(),
                     micros = elapsed.as_micros() as u64,
                     queue_micros = micros(&names::QUEUE_TIME),
