@@ -15,9 +15,12 @@
 # is printed and written to target/loadbench.md; logs, bodies and raw wrk output go
 # to target/loadbench/. Servers are killed on exit. About 5 minutes after a build.
 #
-# Scenarios 1 and 2 are measured in ROUNDS (3) rounds, each a floor run then an inferd
-# run seconds apart; the round with the median ratio is reported, with every round's
-# ratio, because the shared machine's speed drifts by more than the targets' margins.
+# Scenarios 1 and 2 are measured in ROUNDS (3) rounds, each a floor run, then inferd
+# with request logs off (--log-level warn), then inferd in its default configuration
+# (JSON request logs at info, to a file), seconds apart; the round with the median
+# ratio is reported, with every round's ratio and the logs-off figure beside it,
+# because the shared machine's speed drifts by more than the targets' margins.
+# Scenarios 3 and 4 run in the default configuration (request logs on).
 #
 # Environment knobs: DURATION (10s), WARMUP (2s), CONNS (32), BATCH_CONNS (4,
 # connections for the 64-row runs), SERVER_CPU (0), CLIENT_CPU (1), PERF=1 to also
@@ -147,7 +150,13 @@ stop() {
     wait "$PID" 2>/dev/null || true
 }
 
+# The default configuration: one JSON request line per request, to $OUT/NAME.log.
 start_inferd() {
+    start "$1" "$INFERD" --listen "127.0.0.1:@PORT@" "${@:2}"
+}
+
+# The same with request logs off, as the floor (which logs nothing).
+start_quiet() {
     start "$1" "$INFERD" --listen "127.0.0.1:@PORT@" --log-level warn "${@:2}"
 }
 
@@ -211,27 +220,47 @@ measure() {
 # pct TICKS MICROSECONDS : CPU ticks as % of one core over that time
 pct() { awk -v t="$1" -v us="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / (us / 1e6) }'; }
 
-# paired NAME BODY : ROUNDS alternating runs on /predict, the floor then the current
-# inferd instance, both servers up (the idle one costs nothing). The machine is shared
-# and its speed drifts between runs, so each round gives a ratio of two runs taken
-# seconds apart, and the round with the median ratio is reported: its inferd figures
-# (RPS, P50, P99, CPU, ERRORS), RATIO, its floor's PAIR_FLOOR, and every round's
-# ratio in RATIOS.
+# paired NAME BODY : ROUNDS alternating runs on /predict, the floor, then the
+# logs-off inferd (QUIET_PORT, QUIET_PID), then the current (default) inferd instance,
+# all servers up (the idle ones cost nothing). The machine is shared and its speed
+# drifts between runs, so each round gives ratios of runs taken seconds apart, and the
+# round with the median ratio is reported: its inferd figures (RPS, P50, P99, CPU,
+# ERRORS), RATIO, its floor's PAIR_FLOOR, the logs-off instance's QUIET_RATIO of the
+# floor and LOG_COST (default / logs-off); every round's ratios in RATIOS and
+# LOG_RATIOS.
 paired() {
-    local name=$1 body=$2 r f
+    local name=$1 body=$2 r f q
     local inferd_port=$PORT inferd_pid=$PID results=()
     for r in $(seq "$ROUNDS"); do
         PORT=$FLOOR_PORT PID=$FLOOR_PID
         measure "floor-$name-$r" /predict "$body" application/json "" "$CONNS"
         f=$RPS
         FLOOR_RUNS+=("$RPS $P50 $P99 $CPU $ERRORS")
+        PORT=$QUIET_PORT PID=$QUIET_PID
+        measure "$name-logs-off-$r" /predict "$body" application/json "" "$CONNS"
+        q=$RPS
         PORT=$inferd_port PID=$inferd_pid
         measure "$name-$r" /predict "$body" application/json "" "$CONNS"
-        results+=("$(ratio "$RPS" "$f") $RPS $P50 $P99 $CPU $ERRORS $f")
+        results+=("$(ratio "$RPS" "$f") $RPS $P50 $P99 $CPU $ERRORS $f $(ratio "$q" "$f") $(ratio "$RPS" "$q")")
     done
-    read -r RATIO RPS P50 P99 CPU ERRORS PAIR_FLOOR <<<"$(printf '%s\n' "${results[@]}" |
+    read -r RATIO RPS P50 P99 CPU ERRORS PAIR_FLOOR QUIET_RATIO LOG_COST <<<"$(printf '%s\n' "${results[@]}" |
         sort -n | sed -n "$(((ROUNDS + 1) / 2))p")"
     RATIOS=$(printf '%s\n' "${results[@]}" | awk '{ print $1 }' | paste -sd/)
+    LOG_RATIOS=$(printf '%s\n' "${results[@]}" | awk '{ print $9 }' | paste -sd/)
+}
+
+# with_quiet NAME ARGS... : starts the logs-off twin of the current instance (same
+# ARGS) for paired(), keeping PORT and PID on the current one.
+with_quiet() {
+    local port=$PORT pid=$PID
+    start_quiet "$@" || die "inferd ($1) does not start"
+    QUIET_PORT=$PORT QUIET_PID=$PID
+    PORT=$port PID=$pid
+}
+
+stop_quiet() {
+    kill "$QUIET_PID" 2>/dev/null || true
+    wait "$QUIET_PID" 2>/dev/null || true
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -289,9 +318,11 @@ if ! start_inferd nocache "${NO_CACHE[@]}"; then
 fi
 IDLE_NOCACHE=$(rss_mib "$PID" VmRSS)
 if [ "$STOCK" = 1 ]; then
+    with_quiet nocache-logs-off "${NO_CACHE[@]}"
     paired s1-nocache "$OUT/stock_row.json"
+    stop_quiet
     row "1. stock /predict 1 row, cache off, $CONNS conns" "$RPS" "$P50" "$P99" "$CPU" \
-        "$RATIO of floor" "$ERRORS" "target >= 0.5, p99 < 2 ms; floor $PAIR_FLOOR req/s; rounds $RATIOS"
+        "$RATIO of floor" "$ERRORS" "target >= 0.6; logs off $QUIET_RATIO of floor, default/logs-off $LOG_COST (rounds $LOG_RATIOS); floor $PAIR_FLOOR req/s; rounds $RATIOS"
 else
     row "1. stock /predict 1 row, cache off" "-" "-" "-" "-" "-" "-" "stock-forecaster did not load"
 fi
@@ -324,11 +355,14 @@ stop
 start_inferd default "${FALLBACK[@]}" || die "inferd (default) does not start"
 IDLE_DEFAULT=$(rss_mib "$PID" VmRSS)
 if [ "$STOCK" = 1 ]; then
+    with_quiet default-logs-off "${FALLBACK[@]}"
     check "http://127.0.0.1:$PORT/predict" "$OUT/stock_row.json" application/json "" >/dev/null
+    check "http://127.0.0.1:$QUIET_PORT/predict" "$OUT/stock_row.json" application/json "" >/dev/null
     paired s2-hit "$OUT/stock_row.json"
+    stop_quiet
     HIT=$(check "http://127.0.0.1:$PORT/predict" "$OUT/stock_row.json" application/json "")
     row "2. stock /predict 1 row, cache hit, $CONNS conns" "$RPS" "$P50" "$P99" "$CPU" \
-        "$RATIO of floor" "$ERRORS" "target >= 0.8; x-inferd-cache: ${HIT#* }; floor $PAIR_FLOOR req/s; rounds $RATIOS"
+        "$RATIO of floor" "$ERRORS" "target >= 0.8; logs off $QUIET_RATIO of floor, default/logs-off $LOG_COST (rounds $LOG_RATIOS); x-inferd-cache: ${HIT#* }; floor $PAIR_FLOOR req/s; rounds $RATIOS"
 else
     row "2. stock /predict 1 row, cache hit" "-" "-" "-" "-" "-" "-" "stock-forecaster did not load"
 fi

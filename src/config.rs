@@ -95,6 +95,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter directive such as `info` or `inferd=debug,info`.
     pub level: String,
+    /// Which requests get an access-log line.
+    pub requests: RequestLog,
 }
 
 /// Log line format.
@@ -105,6 +107,37 @@ pub enum LogFormat {
     Json,
     /// Human-readable, coloured lines.
     Pretty,
+}
+
+/// `log.requests`: `true` (a line per request), `false` (none), or `"errors"` (only
+/// answers with a 4xx or 5xx status). The lines are written at level `info`, so
+/// `log.level` must let `info` through for them to appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLog {
+    /// Every request.
+    All,
+    /// Answers with a status of 400 or more.
+    Errors,
+    /// No access log.
+    Off,
+}
+
+impl<'de> Deserialize<'de> for RequestLog {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RequestLog, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        let expected = "expected true, false or \"errors\"";
+        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(expected))? {
+            Raw::Flag(true) => Ok(RequestLog::All),
+            Raw::Flag(false) => Ok(RequestLog::Off),
+            Raw::Word(w) if w == "errors" => Ok(RequestLog::Errors),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!("{expected}, not {w:?}"))),
+        }
+    }
 }
 
 impl Default for Config {
@@ -150,6 +183,7 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Json,
             level: "info".into(),
+            requests: RequestLog::All,
         }
     }
 }

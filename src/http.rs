@@ -9,6 +9,7 @@ mod observe;
 mod simple;
 mod tfserving;
 
+use crate::config::RequestLog;
 use crate::error::ApiError;
 use crate::inference::Inference;
 use crate::metrics::Metrics;
@@ -53,6 +54,8 @@ pub struct Shared {
     pub draining: Arc<AtomicBool>,
     /// `max_body_bytes`, for the 413 message.
     pub max_body_bytes: usize,
+    /// `log.requests`: which requests get an access-log line.
+    pub request_log: RequestLog,
 }
 
 /// The request id header, echoed or generated.
@@ -80,7 +83,10 @@ pub fn router(state: AppState) -> Router {
 /// where bodies are read, in `body.rs`).
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
-        .layer(observe::ObserveLayer(state.metrics.clone()))
+        .layer(observe::ObserveLayer(
+            state.metrics.clone(),
+            state.request_log,
+        ))
         .with_state(state)
 }
 

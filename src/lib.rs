@@ -22,6 +22,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod inference;
 pub mod json;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod repository;
@@ -74,6 +75,7 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
         metrics,
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        request_log: config.log.requests,
     })
 }
 

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use inferd::config::{Config, LogFormat, Sources};
+use inferd::logs::{self, LogGuard, NonBlocking};
 use std::path::PathBuf;
 
 /// Serve ONNX models over HTTP (`/predict`, TF Serving REST, KServe V2).
@@ -120,7 +121,8 @@ fn start() -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    init_logs(&config);
+    // Held to the end of `start`: dropping it writes out every buffered log line.
+    let _logs = init_logs(&config);
     if let Some(line) = inferd::config::ignored_warning(&ignored) {
         tracing::warn!("{line}");
     }
@@ -135,9 +137,14 @@ fn start() -> anyhow::Result<()> {
     })
 }
 
-fn init_logs(config: &Config) {
+/// Logs go to stdout through a buffer a background thread writes out, so requests
+/// never wait on the terminal or pipe (`inferd::logs`).
+fn init_logs(config: &Config) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (writer, guard) = NonBlocking::new(std::io::stdout(), logs::DEFAULT_CAPACITY);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder
             .json()
@@ -146,4 +153,5 @@ fn init_logs(config: &Config) {
             .init(),
         LogFormat::Pretty => builder.pretty().init(),
     }
+    guard
 }

@@ -106,6 +106,18 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // Logs are buffered and written by a background thread: the in-flight request's
+    // line, written just before exit, must still reach stdout.
+    let rest: Vec<String> = logs.iter().collect(); // ends when stdout closes
+    let access = rest.iter().find_map(|line| {
+        let log: Value = serde_json::from_str(line).ok()?;
+        (log["fields"]["message"] == "request" && log["fields"]["path"] == "/predict")
+            .then_some(log)
+    });
+    let access = access.unwrap_or_else(|| panic!("no /predict request line in {rest:#?}"));
+    assert_eq!(access["fields"]["status"], 200, "{access}");
+    assert_eq!(access["fields"]["method"], "POST", "{access}");
 }
 
 #[test]

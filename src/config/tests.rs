@@ -165,3 +165,22 @@ fn unknown_env_vars_are_ignored_and_reported_but_known_ones_still_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn log_requests_takes_true_false_or_errors_from_every_source() {
+    let c = Config::load(&Sources::default()).unwrap();
+    assert_eq!(c.log.requests, RequestLog::All);
+    let file = sources(Some("[log]\nrequests = false"), &[], &[]);
+    assert_eq!(Config::load(&file).unwrap().log.requests, RequestLog::Off);
+    let env = sources(None, &[("INFERD_LOG__REQUESTS", "errors")], &[]);
+    assert_eq!(Config::load(&env).unwrap().log.requests, RequestLog::Errors);
+    let flag = sources(None, &[], &[("log.requests", "true")]);
+    assert_eq!(Config::load(&flag).unwrap().log.requests, RequestLog::All);
+
+    let err = Config::load(&sources(None, &[], &[("log.requests", "some")])).unwrap_err();
+    assert!(
+        err.contains("log.requests") && err.contains("some"),
+        "{err}"
+    );
+    assert!(err.contains("\"errors\""), "says what is allowed: {err}");
+}

@@ -9,6 +9,7 @@
 //! cache hit (`cargo bench --bench hot_path -- router`).
 
 use super::{names, REQUEST_ID};
+use crate::config::RequestLog;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, UNKNOWN_MODEL};
 use axum::extract::{MatchedPath, Request};
@@ -34,7 +35,7 @@ pub(crate) struct RouteLabel(pub &'static str);
 
 /// Wraps every route (and the fallbacks) in [`Observe`].
 #[derive(Clone)]
-pub(super) struct ObserveLayer(pub(super) Metrics);
+pub(super) struct ObserveLayer(pub(super) Metrics, pub(super) RequestLog);
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
@@ -45,6 +46,7 @@ impl<S> Layer<S> for ObserveLayer {
             endpoint: Arc::new(Endpoint {
                 metrics: self.0.clone(),
                 usual: OnceLock::new(),
+                requests: self.1,
             }),
         }
     }
@@ -61,6 +63,7 @@ pub(super) struct Observe<S> {
 struct Endpoint {
     metrics: Metrics,
     usual: OnceLock<Series>,
+    requests: RequestLog,
 }
 
 /// The series an endpoint's successful answers land in, found once: finding a series
@@ -134,7 +137,8 @@ where
             Err(_) => tracing::info_span!("request"),
         };
         // The path is only for the log line: not copied when nothing would log it.
-        let uri = (!span.is_disabled()).then(|| req.uri().clone());
+        let logged = !span.is_disabled() && self.endpoint.requests != RequestLog::Off;
+        let uri = logged.then(|| req.uri().clone());
         let method = req.method().clone();
         let matched = req.extensions().get::<MatchedPath>().cloned();
         self.endpoint.metrics.inflight.inc();
@@ -210,7 +214,12 @@ where
                 .with_label_values(&[UNKNOWN_MODEL, "too_large"])
                 .inc();
         }
-        if let Some(uri) = &seen.uri {
+        let wanted = match seen.endpoint.requests {
+            RequestLog::All => true,
+            RequestLog::Errors => status.is_client_error() || status.is_server_error(),
+            RequestLog::Off => false,
+        };
+        if let (Some(uri), true) = (&seen.uri, wanted) {
             // Where the time went, so a slow request's line says whether it queued or
             // computed (the handlers' timing headers; absent on errors).
             let micros = |name: &HeaderName| header_u64(response.headers(), name);

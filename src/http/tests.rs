@@ -176,3 +176,50 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
         assert!(line.contains(part), "{part:?} missing from {line:?}");
     }
 }
+
+/// The request lines a router writes for one 200 and one 404, with `log.requests` set.
+fn request_lines(requests: crate::config::RequestLog) -> String {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let mut config = Config::default();
+    config.log.requests = requests;
+    let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
+    let state = crate::app_state(&config, Arc::new(Repository::default()), metrics);
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = with_layers(Router::new().route("/ok", get(|| async { "ok" })), state);
+            for path in ["/ok", "/missing"] {
+                let req = Request::get(path).body(Body::empty()).unwrap();
+                app.clone().oneshot(req).await.unwrap();
+            }
+        });
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    text.lines()
+        .filter(|l| l.contains(" request "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn log_requests_chooses_which_answers_get_a_line() {
+    use crate::config::RequestLog;
+    let all = request_lines(RequestLog::All);
+    assert!(
+        all.contains("status=200") && all.contains("status=404"),
+        "{all}"
+    );
+    let errors = request_lines(RequestLog::Errors);
+    assert!(!errors.contains("status=200"), "{errors}");
+    assert!(errors.contains("status=404"), "{errors}");
+    let off = request_lines(RequestLog::Off);
+    assert!(off.is_empty(), "{off}");
+}
