@@ -18,7 +18,7 @@ const CHUNK_ROWS: usize = 4096;
 
 /// Make `baseline.json` for a model version from its training data.
 #[derive(Parser, Debug)]
-#[command(name = "inferd baseline")]
+#[command(name = "inferd baseline", bin_name = "inferd baseline")]
 pub struct BaselineArgs {
     /// Folder of models: <model>/<version>/model.onnx.
     #[arg(long)]
