@@ -3,7 +3,7 @@
 //! 64-row request, and the PSI of a full 10,000-row window (paid per scrape, not per
 //! request). `scripts/drift-cost.sh` sets these beside the HTTP throughput.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, Criterion};
 use inferd::model::{Signature, TensorSpec};
 use inferd::monitoring::baseline::Baseline;
 use inferd::monitoring::{columns::columns, Monitor};
@@ -51,5 +51,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("drift/psi_full_window", |b| b.iter(|| black_box(m.psi())));
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench(&mut criterion);
+    criterion.final_summary();
+}
