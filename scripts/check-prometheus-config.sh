@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the monitoring configuration in config/:
 #   1. prometheus.yml parses and its rule files load  (promtool check config)
-#   2. alerts.yml is valid                           (promtool check rules)
+#   2. alerts.yml and drift.yml are valid             (promtool check rules)
 #   3. every alert fires/stays quiet as its tests say (promtool test rules)
 #   4. grafana-dashboard.json is valid JSON and every PromQL query in it parses
 #      (the queries are fed to promtool as recording rules, so a typo in a panel
@@ -38,6 +38,12 @@ promtool check rules config/alerts.yml
 
 step "promtool test rules config/alerts_test.yml"
 promtool test rules config/alerts_test.yml
+
+step "promtool check rules config/drift.yml"
+promtool check rules config/drift.yml
+
+step "promtool test rules config/drift_test.yml"
+promtool test rules config/drift_test.yml
 
 step "python3 -m json.tool config/grafana-dashboard.json"
 python3 -m json.tool config/grafana-dashboard.json >/dev/null

@@ -46,6 +46,8 @@ pub struct Config {
     pub batching: BatchingConfig,
     /// Log output settings.
     pub log: LogConfig,
+    /// Drift monitoring settings.
+    pub monitoring: MonitoringConfig,
 }
 
 /// `[cache]` (SPEC §4).
@@ -85,6 +87,26 @@ pub struct BatchingConfig {
     pub max_queue_delay: Duration,
     /// Requests that may wait per model version before 503.
     pub queue_capacity: usize,
+}
+
+/// `[monitoring]`: drift against each model version's `baseline.json`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitoringConfig {
+    /// Rows in the window the replica's own PSI is computed over.
+    pub window_rows: usize,
+    /// Most features (outputs first, then inputs) monitored per model version, so a
+    /// wide model cannot create unbounded series.
+    pub max_features: usize,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> MonitoringConfig {
+        MonitoringConfig {
+            window_rows: 10_000,
+            max_features: 64,
+        }
+    }
 }
 
 /// `[log]`.
@@ -153,6 +175,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             batching: BatchingConfig::default(),
             log: LogConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -270,6 +293,8 @@ impl Config {
             ("batching.max_batch_size", self.batching.max_batch_size),
             ("batching.queue_capacity", self.batching.queue_capacity),
             ("max_body_bytes", self.max_body_bytes as usize),
+            ("monitoring.window_rows", self.monitoring.window_rows),
+            ("monitoring.max_features", self.monitoring.max_features),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -5,6 +5,7 @@
 mod body;
 mod health;
 mod kserve;
+mod monitoring;
 mod observe;
 mod simple;
 mod tfserving;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(kserve::routes())
         .merge(health::routes())
+        .merge(monitoring::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     with_layers(routes, state)

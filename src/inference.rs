@@ -33,7 +33,7 @@ impl Inference {
     pub async fn infer(&self, req: InferRequest) -> Result<InferResponse, ApiError> {
         let name = req.model.as_deref().unwrap_or(&self.default_model);
         let servable = self.repository.resolve(name, req.version)?;
-        let mut bound = bind(
+        let bound = bind(
             &req,
             &servable.name,
             servable.model.signature(),
@@ -56,15 +56,14 @@ impl Inference {
                 servable.lookups.bypass.inc_by(bound.rows as u64);
                 let (outputs, timing) = servable
                     .batcher
-                    .submit(
-                        std::mem::take(&mut bound.inputs),
-                        bound.rows,
-                        Some(deadline),
-                    )
+                    .submit(bound.inputs.clone(), bound.rows, Some(deadline))
                     .await?;
                 (outputs, timing, CacheStatus::Bypass)
             }
         };
+        if let Some(monitor) = &servable.monitor {
+            monitor.observe(&bound.inputs, &outputs);
+        }
         let mut answer = respond(&servable, &bound, outputs, cache);
         answer.timing = timing;
         Ok(answer)

@@ -10,6 +10,8 @@
 //!   dedicated inference threads, never on the async runtime's workers;
 //! - the [`cache`] answers rows seen before and coalesces identical misses;
 //! - [`metrics`] are registered on one registry built in [`run`] and handed down;
+//! - [`monitoring`] counts served rows' bins against each version's training
+//!   baseline and publishes drift (PSI);
 //! - [`config`] layers defaults, `config/inferd.toml`, `INFERD_*` and flags;
 //! - [`shutdown`] flips readiness and drains under a grace period;
 //! - [`healthcheck`] is the `inferd healthcheck` probe container images run.
@@ -25,6 +27,7 @@ pub mod json;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod monitoring;
 pub mod repository;
 pub mod request;
 pub mod shutdown;

@@ -87,6 +87,10 @@ impl Cli {
 }
 
 fn main() {
+    // Subcommands live in their own modules; serving stays the default.
+    if std::env::args().nth(1).as_deref() == Some("baseline") {
+        std::process::exit(inferd::monitoring::command::main(std::env::args().skip(1)));
+    }
     if let Err(e) = start() {
         // One sentence for the operator (and the log), not a backtrace.
         tracing::error!(error = %format!("{e:#}"), "start-up failed");

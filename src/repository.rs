@@ -34,6 +34,8 @@ pub struct Servable {
     pub batcher: Batcher,
     /// This model's cache lookup counters.
     pub lookups: crate::metrics::Lookups,
+    /// Drift counters, when the version folder has a `baseline.json`.
+    pub monitor: Option<Arc<crate::monitoring::Monitor>>,
 }
 
 /// All versions of one model, and the versions that failed to load.
@@ -88,12 +90,22 @@ impl Repository {
                         .model_load_duration
                         .with_label_values(&[&found.name, &found.version.to_string()])
                         .set(took.as_secs_f64());
-                    repo.insert(
+                    let monitor = crate::monitoring::attach(
+                        (&found.name, found.version),
+                        found.path.parent().unwrap_or(Path::new(".")),
+                        model.signature(),
+                        settings.feature_names.as_deref(),
+                        &config.monitoring,
+                        metrics,
+                    );
+                    let model = Arc::new(model);
+                    repo.add(
                         &found.name,
                         found.version,
-                        Arc::new(model),
+                        model,
                         settings,
                         metrics,
+                        monitor,
                     );
                 }
                 Err(reason) => {
@@ -107,7 +119,7 @@ impl Repository {
         Ok(repo)
     }
 
-    /// Registers an already-built model (start-up and tests share this path).
+    /// Registers an already-built model, unmonitored (tests use this path).
     pub fn insert(
         &mut self,
         name: &str,
@@ -115,6 +127,18 @@ impl Repository {
         model: Arc<dyn Model>,
         settings: ModelSettings,
         metrics: &Metrics,
+    ) {
+        self.add(name, version, model, settings, metrics, None);
+    }
+
+    fn add(
+        &mut self,
+        name: &str,
+        version: u64,
+        model: Arc<dyn Model>,
+        settings: ModelSettings,
+        metrics: &Metrics,
+        monitor: Option<Arc<crate::monitoring::Monitor>>,
     ) {
         let labels = Labels {
             model: name.to_string(),
@@ -136,6 +160,7 @@ impl Repository {
             settings,
             generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
             batcher,
+            monitor,
         };
         let entry = self.models.entry(name.to_string()).or_default();
         entry.failed.remove(&version);

@@ -9,6 +9,8 @@
 //! installs it).
 
 mod common;
+#[path = "prometheus/drift.rs"]
+mod drift;
 
 use common::{reference, repo_path};
 use inferd::config::Config;
@@ -82,11 +84,17 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
-    /// Starts Prometheus scraping `target` and waits until it reports ready.
-    async fn start(binary: &Path, target: SocketAddr, client: &reqwest::Client) -> Prometheus {
+    /// Starts Prometheus scraping `targets`, evaluating the rule file `rules` if
+    /// given, and waits until it reports ready.
+    async fn start(
+        binary: &Path,
+        targets: &[SocketAddr],
+        rules: Option<&Path>,
+        client: &reqwest::Client,
+    ) -> Prometheus {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
-            let mut server = Prometheus::spawn(binary, target, client);
+            let mut server = Prometheus::spawn(binary, targets, rules, client);
             if server.wait_ready().await {
                 return server;
             }
@@ -97,10 +105,16 @@ impl Prometheus {
         );
     }
 
-    fn spawn(binary: &Path, target: SocketAddr, client: &reqwest::Client) -> Prometheus {
+    fn spawn(
+        binary: &Path,
+        targets: &[SocketAddr],
+        rules: Option<&Path>,
+        client: &reqwest::Client,
+    ) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let config = dir.0.join("prometheus.yml");
-        std::fs::write(&config, scrape_config(target)).expect("write prometheus.yml");
+        let text = scrape_config(targets, rules);
+        std::fs::write(&config, text).expect("write prometheus.yml");
         let log = std::fs::File::create(dir.0.join("prometheus.log")).expect("create log");
         let port = free_port();
         let child = Command::new(binary)
@@ -202,12 +216,17 @@ impl Prometheus {
     }
 }
 
-/// One job scraping inferd every second.
-fn scrape_config(target: SocketAddr) -> String {
+/// One job scraping inferd every second, and the rule file if any.
+fn scrape_config(targets: &[SocketAddr], rules: Option<&Path>) -> String {
+    let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+    let rules = rules.map_or(String::new(), |r| {
+        format!("rule_files:\n  - '{}'\n", r.display())
+    });
     format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-         scrape_configs:\n  - job_name: inferd\n    metrics_path: /metrics\n    \
-         static_configs:\n      - targets: ['{target}']\n"
+         {rules}scrape_configs:\n  - job_name: inferd\n    metrics_path: /metrics\n    \
+         static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
     )
 }
 
@@ -226,16 +245,24 @@ fn find_on_path(binary: &str) -> Option<PathBuf> {
 
 /// Starts inferd on a loopback port, serving the bundled models with `dense-net` as
 /// the default (it loads whatever ops the forecaster needs), until `stop` is sent.
-async fn start_inferd() -> (
-    SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<anyhow::Result<()>>,
-) {
+async fn start_inferd() -> Replica {
     let config = Config {
         model_repository: repo_path("models"),
         default_model: "dense-net".into(),
         ..Config::default()
     };
+    start_replica(config).await
+}
+
+/// A server's address, the sender that stops it, and its task.
+type Replica = (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<anyhow::Result<()>>,
+);
+
+/// Starts inferd with `config` on a loopback port until `stop` is sent.
+async fn start_replica(config: Config) -> Replica {
     let metrics = Metrics::new(prometheus::Registry::new()).expect("register metrics");
     let repository = Repository::load(&config, &metrics)
         .await
@@ -381,7 +408,7 @@ async fn prometheus_scrapes_request_counts_and_latency_buckets() {
     let (inferd, stop, server) = start_inferd().await;
     send_traffic(&client, inferd).await;
 
-    let prometheus = Prometheus::start(&binary, inferd, &client).await;
+    let prometheus = Prometheus::start(&binary, &[inferd], None, &client).await;
     prometheus.wait_for_scrape().await;
     assert_request_counts(&prometheus).await;
     assert_latency_histogram(&prometheus).await;

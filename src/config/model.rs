@@ -16,6 +16,8 @@ pub struct ModelToml {
     pub cache: CacheOverride,
     /// Batching overrides.
     pub batching: BatchingOverride,
+    /// Names of the input's columns, for drift monitoring (default `f0`, `f1`, ...).
+    pub feature_names: Option<Vec<String>>,
 }
 
 /// `[cache]` in `model.toml`; the byte bound stays global because the cache is shared.
@@ -55,6 +57,8 @@ pub struct ModelSettings {
     pub cache: CacheConfig,
     /// Batching settings.
     pub batching: BatchingConfig,
+    /// Names of the input's columns, if `model.toml` gives them.
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl ModelToml {
@@ -93,6 +97,7 @@ impl ModelToml {
                 max_queue_delay: b.max_queue_delay.unwrap_or(global.batching.max_queue_delay),
                 queue_capacity: b.queue_capacity.unwrap_or(global.batching.queue_capacity),
             },
+            feature_names: self.feature_names.clone(),
         };
         if settings.batching.max_batch_size == 0 || settings.batching.queue_capacity == 0 {
             return Err(

@@ -19,6 +19,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
+pub mod drift;
+
 /// Relative tolerance against onnxruntime, with an absolute floor for values near 0:
 /// tract and onnxruntime sum tree leaves and dot products in different orders, so
 /// float32 results agree to a few ulps, not bit for bit.
