@@ -6,8 +6,11 @@ mod body;
 mod health;
 mod kserve;
 mod observe;
+pub mod server;
 mod simple;
 mod tfserving;
+
+pub use body::Intake;
 
 use crate::error::ApiError;
 use crate::inference::Inference;
@@ -53,6 +56,8 @@ pub struct Shared {
     pub draining: Arc<AtomicBool>,
     /// `max_body_bytes`, for the 413 message.
     pub max_body_bytes: usize,
+    /// Bounds on reading and decoding bodies.
+    pub intake: Intake,
 }
 
 /// The request id header, echoed or generated.
@@ -68,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(kserve::routes())
         .merge(health::routes())
+        .route("/openapi.json", get(openapi))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     with_layers(routes, state)
@@ -84,7 +90,21 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The OpenAPI document of every route (`src/http/openapi.json`).
+async fn openapi() -> Response {
+    let mut response = Response::new(Body::from(include_str!("http/openapi.json")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// 404, except for a method no route serves anywhere, which is a 405 whatever the
+/// path.
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    if observe::method_label(&method) == "other" {
+        return method_not_allowed(method, uri).await;
+    }
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
 }
 

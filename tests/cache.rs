@@ -245,6 +245,7 @@ async fn a_reloaded_model_never_sees_old_entries() {
         metrics: old_state.metrics.clone(),
         draining: old_state.draining.clone(),
         max_body_bytes: old_state.max_body_bytes,
+        intake: old_state.intake.clone(),
     });
     let reloaded = TestApp {
         router: inferd::http::router(state.clone()),
