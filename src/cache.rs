@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Where waiters get a unit's answer once its leader has computed it.
-type Answer = watch::Receiver<Option<Arc<Entry>>>;
+pub type Answer = watch::Receiver<Option<Arc<Entry>>>;
 
 /// Units being computed right now, by key.
 type Inflight = Arc<Mutex<HashMap<Bytes, Answer>>>;

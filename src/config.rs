@@ -44,6 +44,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Dynamic batching and queue settings.
     pub batching: BatchingConfig,
+    /// Connection and body-reading bounds.
+    pub http: HttpConfig,
     /// Log output settings.
     pub log: LogConfig,
     /// Drift monitoring settings.
@@ -87,6 +89,25 @@ pub struct BatchingConfig {
     pub max_queue_delay: Duration,
     /// Requests that may wait per model version before 503.
     pub queue_capacity: usize,
+    /// Most rows one request may carry; counted while the body is parsed.
+    pub max_request_rows: usize,
+}
+
+/// `[http]`: what a slow or hostile client may hold.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Longest a connection may take to send a request's headers before it is closed.
+    #[serde(deserialize_with = "units::duration")]
+    pub header_read_timeout: Duration,
+    /// Longest a request body may take to arrive before a 408.
+    #[serde(deserialize_with = "units::duration")]
+    pub body_read_timeout: Duration,
+    /// Bytes of request bodies held (being read, decoded or computed on) at once;
+    /// a body past it gets 503. The README's "Hostile input" section gives the memory
+    /// this bounds.
+    #[serde(deserialize_with = "units::size")]
+    pub decode_budget: u64,
 }
 
 /// `[monitoring]`: drift against each model version's `baseline.json`.
@@ -174,6 +195,7 @@ impl Default for Config {
             workers: 0,
             cache: CacheConfig::default(),
             batching: BatchingConfig::default(),
+            http: HttpConfig::default(),
             log: LogConfig::default(),
             monitoring: MonitoringConfig::default(),
         }
@@ -197,6 +219,17 @@ impl Default for BatchingConfig {
             max_batch_size: 64,
             max_queue_delay: Duration::ZERO,
             queue_capacity: 1024,
+            max_request_rows: 65536,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            decode_budget: 32 << 20,
         }
     }
 }
@@ -295,6 +328,7 @@ impl Config {
             ("max_body_bytes", self.max_body_bytes as usize),
             ("monitoring.window_rows", self.monitoring.window_rows),
             ("monitoring.max_features", self.monitoring.max_features),
+            ("batching.max_request_rows", self.batching.max_request_rows),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -305,6 +339,21 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             return Err("invalid configuration: request_timeout = \"0s\": expected a duration greater than 0".into());
+        }
+        let timeouts = [
+            ("http.header_read_timeout", self.http.header_read_timeout),
+            ("http.body_read_timeout", self.http.body_read_timeout),
+        ];
+        if let Some((key, _)) = timeouts.iter().find(|(_, t)| t.is_zero()) {
+            return Err(format!(
+                "invalid configuration: {key} = \"0s\": expected a duration greater than 0"
+            ));
+        }
+        if self.http.decode_budget < self.max_body_bytes {
+            return Err(format!(
+                "invalid configuration: http.decode_budget = {} is smaller than max_body_bytes = {}: a body of the largest accepted size could never be read",
+                self.http.decode_budget, self.max_body_bytes
+            ));
         }
         if self.default_model.is_empty() {
             return Err(

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// A JSON route was sent another content type.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The body did not arrive within `http.body_read_timeout`.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The method is not served on this route.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -52,6 +55,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,10 +7,13 @@ mod health;
 mod kserve;
 mod monitoring;
 mod observe;
+pub mod server;
 mod simple;
 mod tfserving;
 
 use crate::config::RequestLog;
+pub use body::Intake;
+
 use crate::error::ApiError;
 use crate::inference::Inference;
 use crate::metrics::Metrics;
@@ -57,6 +60,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// `log.requests`: which requests get an access-log line.
     pub request_log: RequestLog,
+    /// Bounds on reading and decoding bodies.
+    pub intake: Intake,
 }
 
 /// The request id header, echoed or generated.
@@ -73,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(kserve::routes())
         .merge(health::routes())
         .merge(monitoring::routes())
+        .route("/openapi.json", get(openapi))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     with_layers(routes, state)
@@ -92,7 +98,21 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The OpenAPI document of every route (`src/http/openapi.json`).
+async fn openapi() -> Response {
+    let mut response = Response::new(Body::from(include_str!("http/openapi.json")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// 404, except for a method no route serves anywhere, which is a 405 whatever the
+/// path.
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    if observe::method_label(&method) == "other" {
+        return method_not_allowed(method, uri).await;
+    }
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
 }
 

@@ -9,7 +9,84 @@ use crate::tensor::{DataType, Tensor};
 use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
+use std::cell::Cell;
 use std::fmt;
+
+/// How much one body may hold, checked while it is parsed so an oversized request is
+/// refused at the first value past a limit, before the rest is read into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most rows in TF Serving's `instances` (`batching.max_request_rows`).
+    pub max_rows: usize,
+    /// Most numbers in the whole body: `max_rows` times the widest model's row.
+    pub max_elements: usize,
+    /// Most named inputs in one `instances` row or `inputs` object.
+    pub max_names: usize,
+}
+
+impl Limits {
+    /// No limits beyond the body size (the default outside [`Limits::apply`]).
+    pub const NONE: Limits = Limits {
+        max_rows: usize::MAX,
+        max_elements: usize::MAX,
+        max_names: usize::MAX,
+    };
+
+    /// Runs `parse` with these limits in force on this thread. A thread-local rather
+    /// than a seed threaded through serde: the limits must reach decoders nested in
+    /// derived structs (`TfBody`, the V2 request), and parsing never crosses an await.
+    pub fn apply<R>(self, parse: impl FnOnce() -> R) -> R {
+        let _restore = Restore {
+            limits: LIMITS.with(|l| l.replace(self)),
+            left: ELEMENTS_LEFT.with(|l| l.replace(self.max_elements)),
+        };
+        parse()
+    }
+
+    /// The limits in force on this thread.
+    pub fn current() -> Limits {
+        LIMITS.with(Cell::get)
+    }
+}
+
+/// Puts the previous limits back, even if parsing panics (the worker thread lives on).
+struct Restore {
+    limits: Limits,
+    left: usize,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        LIMITS.with(|l| l.set(self.limits));
+        ELEMENTS_LEFT.with(|l| l.set(self.left));
+    }
+}
+
+thread_local! {
+    static LIMITS: Cell<Limits> = const { Cell::new(Limits::NONE) };
+    /// Numbers the body being parsed may still hold.
+    static ELEMENTS_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Counts one more number against the body's budget.
+#[inline]
+fn count_element<E: de::Error>() -> Result<(), E> {
+    let left = ELEMENTS_LEFT.with(Cell::get);
+    if left == 0 {
+        return Err(too_many_elements());
+    }
+    ELEMENTS_LEFT.with(|l| l.set(left - 1));
+    Ok(())
+}
+
+#[cold]
+fn too_many_elements<E: de::Error>() -> E {
+    let limits = Limits::current();
+    E::custom(format!(
+        "the body holds more than {} numbers, the most max_request_rows ({}) rows of the widest model can hold",
+        limits.max_elements, limits.max_rows
+    ))
+}
 
 /// One JSON leaf, kept exact until the target datatype is known.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,6 +155,7 @@ impl Collector {
         if self.rank != Some(depth) {
             self.first_leaf(depth)?;
         }
+        count_element()?;
         self.values.push(value);
         Ok(())
     }
@@ -87,8 +165,10 @@ impl Collector {
         match self.rank {
             None => {
                 self.rank = Some(depth);
-                // One allocation for a typical row, instead of growing 4, 8, 16...
-                self.values.reserve(64);
+                // One allocation for a short row, instead of growing 4, 8, 16...;
+                // small, as a body may hold thousands of tiny tensors, each
+                // reserving this much.
+                self.values.reserve(16);
                 Ok(())
             }
             Some(rank) => Err(E::custom(format!(

@@ -60,8 +60,30 @@ pub async fn run(
     serve(state, listener, shutdown, config.shutdown_grace_period).await
 }
 
+/// What one body may hold: `max_request_rows` rows of the widest model loaded, and
+/// no more named inputs than the model with the most. A model whose rows have no
+/// fixed width leaves the numbers bounded by the body size alone.
+pub fn decode_limits(config: &Config, repository: &Repository) -> json::Limits {
+    let max_rows = config.batching.max_request_rows;
+    let (mut width, mut names) = (Some(0usize), 1usize);
+    for name in repository.names() {
+        for servable in repository.versions(&name).unwrap_or_default().loaded {
+            let inputs = &servable.model.signature().inputs;
+            names = names.max(inputs.len());
+            let row: Option<usize> = inputs.iter().map(|s| s.row_len()).sum();
+            width = width.zip(row).map(|(w, r)| w.max(r));
+        }
+    }
+    json::Limits {
+        max_rows,
+        max_elements: width.map_or(usize::MAX, |w| w.max(1).saturating_mul(max_rows)),
+        max_names: names,
+    }
+}
+
 /// Builds the handlers' shared state from a loaded repository.
 pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics) -> AppState {
+    let limits = decode_limits(config, &repository);
     AppState::new(http::Shared {
         inference: Inference {
             repository,
@@ -79,6 +101,7 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         request_log: config.log.requests,
+        intake: http::Intake::new(&config.http, limits),
     })
 }
 
@@ -99,7 +122,9 @@ pub async fn serve(
         let _ = started_tx.send(());
     };
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(signal);
+    let header_read_timeout = state.intake.header_read_timeout;
+    let server =
+        http::server::serve_connections(listener, http::router(state), header_read_timeout, signal);
     let grace_over = async move {
         if started_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
@@ -108,7 +133,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        result = server => result?,
+        () = server => {},
         () = grace_over => tracing::warn!("shutdown grace period over; exiting with requests still in flight"),
     }
     tracing::info!("stopped");

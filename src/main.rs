@@ -133,12 +133,20 @@ fn start() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let grace = config.shutdown_grace_period;
+    let shutdown = async move {
+        inferd::shutdown::signal().await;
+        inferd::shutdown::exit_after(grace);
+    };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (listen): {e}", config.listen))?;
-        inferd::run(config, listener, inferd::shutdown::signal()).await
-    })
+        inferd::run(config, listener, shutdown).await
+    })?;
+    // Not `drop(runtime)`: that waits for blocking tasks, and a body still being
+    // decoded past the grace period must not hold the exit.
+    std::process::exit(0)
 }
 
 /// Logs go to stdout through a buffer a background thread writes out, so requests

@@ -219,6 +219,7 @@ fn convert(input: &InputTensor, spec: &TensorSpec) -> Result<Tensor, String> {
                 .shape
                 .clone()
                 .ok_or_else(|| format!("{what}: shape is required"))?;
+            check_raw_bools(spec.dtype, bytes, &what)?;
             Tensor::new(spec.dtype, shape, bytes.clone()).map_err(|e| format!("{what}: {e}"))?
         }
     };
@@ -229,6 +230,21 @@ fn convert(input: &InputTensor, spec: &TensorSpec) -> Result<Tensor, String> {
         ));
     }
     Ok(tensor)
+}
+
+/// Raw BOOL bytes must be 0 or 1: anything else would go into the engine's booleans
+/// as a value that is neither.
+fn check_raw_bools(dtype: DataType, bytes: &[u8], what: &InputLabel) -> Result<(), String> {
+    if dtype != DataType::Bool {
+        return Ok(());
+    }
+    match bytes.iter().position(|&b| b > 1) {
+        Some(i) => Err(format!(
+            "{what}: byte {i} is {}; BOOL bytes must be 0 or 1",
+            bytes[i]
+        )),
+        None => Ok(()),
+    }
 }
 
 /// "input `name`", written only into error messages (not built on every request).
@@ -265,4 +281,45 @@ fn names(specs: &[TensorSpec]) -> String {
         .map(|s| format!("`{}`", s.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bool_model() -> Signature {
+        let spec = TensorSpec {
+            name: "flags".into(),
+            dtype: DataType::Bool,
+            shape: vec![-1, 2],
+        };
+        Signature {
+            inputs: vec![spec.clone()],
+            outputs: vec![spec],
+        }
+    }
+
+    fn raw(bytes: &'static [u8]) -> InferRequest {
+        InferRequest {
+            inputs: vec![InputTensor {
+                name: Some("flags".into()),
+                datatype: Some(DataType::Bool),
+                shape: Some(vec![bytes.len() / 2, 2]),
+                data: InputData::Raw(Bytes::from_static(bytes)),
+            }],
+            ..InferRequest::default()
+        }
+    }
+
+    #[test]
+    fn raw_bool_bytes_must_be_zero_or_one() {
+        let sig = bool_model();
+        let bound = bind(&raw(&[0, 1, 1, 0]), "m", &sig, 8, false).unwrap();
+        assert_eq!(&bound.inputs[0].data[..], &[0, 1, 1, 0]);
+        let err = bind(&raw(&[0, 1, 2, 0]), "m", &sig, 8, false).unwrap_err();
+        assert_eq!(
+            err,
+            ApiError::bad_request("input `flags`: byte 2 is 2; BOOL bytes must be 0 or 1")
+        );
+    }
 }

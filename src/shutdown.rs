@@ -1,4 +1,26 @@
-//! The shutdown signal: SIGTERM (what Kubernetes and compose send) or Ctrl-C.
+//! The shutdown signal: SIGTERM (what Kubernetes and compose send) or Ctrl-C, and
+//! the hard end of the grace period.
+
+use std::time::Duration;
+
+/// Ends the process `grace` (plus a second's slack for the orderly exit) after it is
+/// called, whatever is still running: a thread of its own, so neither a decode
+/// holding a runtime worker nor a long model run can keep the process past its grace
+/// period. For the binary only; a library caller keeps its process.
+pub fn exit_after(grace: Duration) {
+    let deadline = grace + Duration::from_secs(1);
+    let spawned = std::thread::Builder::new()
+        .name("grace-period".into())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            tracing::warn!("shutdown grace period over with work still running; exiting");
+            eprintln!("inferd: shutdown grace period over with work still running; exiting");
+            std::process::exit(0);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the grace-period thread");
+    }
+}
 
 /// Completes on the first SIGTERM or SIGINT.
 pub async fn signal() {

@@ -16,6 +16,8 @@ pub enum Behaviour {
     Fail,
     /// Panic inside `predict`.
     Panic,
+    /// Answer one row more than it was given (a model breaking its signature).
+    ExtraRow,
 }
 
 /// Input `x` FP32 `[-1, 2]`, output `y` FP32 `[-1, 1]` = `x0 + 10 * x1`.
@@ -105,15 +107,18 @@ impl Model for FakeModel {
             .expect("batches lock")
             .push(inputs[0].rows());
         match self.behaviour {
-            Behaviour::Answer => {}
             Behaviour::Fail => return Err(ModelError("secret engine detail".into())),
             Behaviour::Panic => panic!("fake model panicked"),
+            Behaviour::Answer | Behaviour::ExtraRow => {}
         }
         let x: Vec<f32> = inputs[0].to_f64_vec().iter().map(|&v| v as f32).collect();
-        let y: Vec<f32> = x
+        let mut y: Vec<f32> = x
             .chunks(2)
             .map(|r| FakeModel::expected(r[0], r[1]))
             .collect();
+        if self.behaviour == Behaviour::ExtraRow {
+            y.push(0.0);
+        }
         let out = Tensor::from_f32(vec![y.len(), 1], &y).map_err(ModelError)?;
         Ok(vec![out])
     }

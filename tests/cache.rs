@@ -246,6 +246,7 @@ async fn a_reloaded_model_never_sees_old_entries() {
         draining: old_state.draining.clone(),
         max_body_bytes: old_state.max_body_bytes,
         request_log: old_state.request_log,
+        intake: old_state.intake.clone(),
     });
     let reloaded = TestApp {
         router: inferd::http::router(state.clone()),

@@ -13,9 +13,15 @@ use std::time::{Duration, Instant};
 
 /// Starts the binary and returns it with its bound address and its log lines.
 fn start() -> (Child, String, mpsc::Receiver<String>) {
+    start_with(&[])
+}
+
+/// As `start`, with more flags.
+fn start_with(flags: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inferd"))
         .current_dir(repo_path(""))
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -118,6 +124,43 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
     let access = access.unwrap_or_else(|| panic!("no /predict request line in {rest:#?}"));
     assert_eq!(access["fields"]["status"], 200, "{access}");
     assert_eq!(access["fields"]["method"], "POST", "{access}");
+}
+
+#[test]
+fn the_grace_period_ends_the_process_with_a_request_still_in_flight() {
+    let (mut child, address, logs) = start_with(&["--set", "shutdown_grace_period=1s"]);
+    // A request whose body never finishes arriving stays in flight for
+    // http.body_read_timeout (30 s): far past the grace period.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"POST /predict HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"instances\"")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("inferd ignored its 1 s grace period");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    // The reader thread ends at the closed pipe, which ends this iterator.
+    let lines: Vec<String> =
+        std::iter::from_fn(|| logs.recv_timeout(Duration::from_secs(5)).ok()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("grace period over")),
+        "the exit says why: {lines:?}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: 
         max_batch_size,
         max_queue_delay: Duration::from_millis(delay_ms),
         queue_capacity: capacity,
+        ..BatchingConfig::default()
     };
     let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
     let labels = Labels {

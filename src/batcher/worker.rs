@@ -74,17 +74,42 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
             )
         }
     };
-    if jobs.len() > 1 && outputs.iter().any(|o| o.rows() != rows) {
-        return fail(
-            jobs,
-            "model returned a different number of rows than it was given".into(),
-        );
+    if let Some(wrong) = misshapen(model, &outputs, rows, jobs.len()) {
+        let detail = format!("model {}:{} {wrong}", labels.model, labels.version);
+        return fail(jobs, detail);
     }
     metrics
         .inference_rows
         .with_label_values(&v)
         .inc_by(rows as u64);
     split_outputs(jobs, &outputs, started, elapsed)
+}
+
+/// What is wrong with a run's outputs, checked on every run: the answer is split by
+/// row (between requests, and between cache entries), so a model that returns
+/// another number of outputs or rows than its signature promises must fail its
+/// requests here rather than panic where the rows are split.
+fn misshapen(model: &dyn Model, outputs: &[Tensor], rows: usize, jobs: usize) -> Option<String> {
+    let sig = model.signature();
+    if outputs.len() != sig.outputs.len() {
+        return Some(format!(
+            "returned {} outputs; its signature has {}",
+            outputs.len(),
+            sig.outputs.len()
+        ));
+    }
+    let by_row = jobs > 1 || sig.is_batched();
+    let wrong = outputs
+        .iter()
+        .zip(&sig.outputs)
+        .find(|(o, _)| by_row && o.rows() != rows);
+    wrong.map(|(o, spec)| {
+        format!(
+            "returned {} rows of output `{}` for {rows} input rows",
+            o.rows(),
+            spec.name
+        )
+    })
 }
 
 /// One tensor per input with every job's rows, in job order.

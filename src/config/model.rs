@@ -96,6 +96,7 @@ impl ModelToml {
                 max_batch_size: b.max_batch_size.unwrap_or(global.batching.max_batch_size),
                 max_queue_delay: b.max_queue_delay.unwrap_or(global.batching.max_queue_delay),
                 queue_capacity: b.queue_capacity.unwrap_or(global.batching.queue_capacity),
+                max_request_rows: global.batching.max_request_rows,
             },
             feature_names: self.feature_names.clone(),
         };

@@ -184,3 +184,24 @@ fn log_requests_takes_true_false_or_errors_from_every_source() {
     );
     assert!(err.contains("\"errors\""), "says what is allowed: {err}");
 }
+
+#[test]
+fn hostile_input_bounds_load_and_are_checked() {
+    let c = Config::load(&Sources::default()).unwrap();
+    assert_eq!(c.http.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.http.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(c.http.decode_budget, 32 << 20);
+    assert_eq!(c.batching.max_request_rows, 65536);
+    let env = [("INFERD_HTTP__HEADER_READ_TIMEOUT", "250ms")];
+    let c = Config::load(&sources(None, &env, &[])).unwrap();
+    assert_eq!(c.http.header_read_timeout, Duration::from_millis(250));
+    let err = Config::load(&sources(None, &[], &[("http.decode_budget", "1MiB")])).unwrap_err();
+    assert!(
+        err.contains("http.decode_budget = 1048576 is smaller than max_body_bytes"),
+        "{err}"
+    );
+    let err = Config::load(&sources(None, &[], &[("http.body_read_timeout", "0s")])).unwrap_err();
+    assert!(err.contains("http.body_read_timeout = \"0s\""), "{err}");
+    let err = Config::load(&sources(None, &[], &[("batching.max_request_rows", "0")])).unwrap_err();
+    assert!(err.contains("batching.max_request_rows = 0"), "{err}");
+}

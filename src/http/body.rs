@@ -1,8 +1,12 @@
-//! Request bodies: content-type check, size limit and JSON parsing, with every failure
-//! turned into the service's own error body instead of axum's plain-text rejections.
+//! Request bodies: content-type check, size limit, read timeout, the budget of bytes
+//! being read and decoded at once, and JSON parsing under the decode limits, with
+//! every failure turned into the service's own error body instead of axum's
+//! plain-text rejections.
 
 use super::AppState;
+use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::json::Limits;
 use crate::request::CachePolicy;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -10,9 +14,84 @@ use axum::http::{header, HeaderMap};
 use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// What bounds the work and memory of reading and decoding bodies.
+#[derive(Clone)]
+pub struct Intake {
+    /// Rows, numbers and names one body may hold, checked while it is parsed.
+    pub limits: Limits,
+    /// Kibibytes of bodies that may be held (read, decoded, or waiting as raw
+    /// tensors) at once (`http.decode_budget`); past it, 503.
+    pub budget: Arc<Semaphore>,
+    /// Longest a body may take to arrive (`http.body_read_timeout`); past it, 408.
+    pub body_read_timeout: Duration,
+    /// Longest a connection may take to send a request's headers
+    /// (`http.header_read_timeout`); past it, the connection is closed.
+    pub header_read_timeout: Duration,
+}
+
+impl Intake {
+    /// The bounds of `[http]` with the given decode limits.
+    pub fn new(http: &HttpConfig, limits: Limits) -> Intake {
+        let kib = usize::try_from(http.decode_budget.div_ceil(1024)).unwrap_or(usize::MAX);
+        Intake {
+            limits,
+            budget: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
+            body_read_timeout: http.body_read_timeout,
+            header_read_timeout: http.header_read_timeout,
+        }
+    }
+
+    /// Takes `bytes` more from the budget, or a 503 when it is spent.
+    fn reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        self.budget.clone().try_acquire_many_owned(kib).map_err(|_| {
+            ApiError::Unavailable {
+                message: "too many request bodies are being read at once (http.decode_budget); retry shortly".into(),
+                retry_after_secs: 1,
+            }
+        })
+    }
+}
+
+/// A body's bytes with its share of the decode budget, given back when the last
+/// piece of it (a raw tensor may outlive the request's parsing) is dropped.
+struct Held {
+    bytes: Bytes,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// A request body, read whole, with the decode limits of the state that read it.
+pub(crate) struct Received {
+    bytes: Bytes,
+    limits: Limits,
+}
+
+impl std::ops::Deref for Received {
+    type Target = Bytes;
+
+    fn deref(&self) -> &Bytes {
+        &self.bytes
+    }
+}
+
+impl std::ops::DerefMut for Received {
+    fn deref_mut(&mut self) -> &mut Bytes {
+        &mut self.bytes
+    }
+}
 
 /// A body that must be JSON (or carry no content type at all, as curl's `-d` does not).
-pub(crate) struct JsonBytes(pub Bytes);
+pub(crate) struct JsonBytes(pub Received);
 
 impl FromRequest<AppState> for JsonBytes {
     type Rejection = ApiError;
@@ -24,7 +103,7 @@ impl FromRequest<AppState> for JsonBytes {
 }
 
 /// Any body, size-limited, for routes that accept binary payloads.
-pub(crate) struct AnyBytes(pub Bytes);
+pub(crate) struct AnyBytes(pub Received);
 
 impl FromRequest<AppState> for AnyBytes {
     type Rejection = ApiError;
@@ -34,9 +113,27 @@ impl FromRequest<AppState> for AnyBytes {
     }
 }
 
+/// Reads the whole body within the read timeout and the decode budget.
+async fn read_body(req: Request, state: &AppState) -> Result<Received, ApiError> {
+    let intake = &state.intake;
+    let timeout = intake.body_read_timeout;
+    let read = tokio::time::timeout(timeout, read_within_budget(req, state)).await;
+    let bytes = read.map_err(|_| {
+        ApiError::RequestTimeout(format!(
+            "the request body did not arrive within http.body_read_timeout ({timeout:?})"
+        ))
+    })??;
+    Ok(Received {
+        bytes,
+        limits: intake.limits,
+    })
+}
+
 /// Reads the whole body, refusing more than `max_body_bytes`: here rather than by a
 /// `DefaultBodyLimit` layer, which costs an extension and a layer on every request.
-async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+/// The declared length is taken from the budget before reading, an undeclared one
+/// chunk by chunk, so a body over the budget is refused as soon as it is known.
+async fn read_within_budget(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     let limit = state.max_body_bytes;
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
@@ -52,6 +149,8 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
+    let intake = &state.intake;
+    let mut permit = intake.reserve(declared.map_or(0, |n| n as usize))?;
     let failed = |e: axum::BoxError| {
         if e.is::<LengthLimitError>() {
             too_large()
@@ -68,6 +167,9 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
         let Ok(chunk) = frame.map_err(failed)?.into_data() else {
             continue; // trailers
         };
+        if declared.is_none() {
+            permit.merge(intake.reserve(chunk.len())?);
+        }
         match &mut joined {
             Some(buffer) => buffer.extend_from_slice(&chunk),
             None if first.is_empty() => first = chunk,
@@ -82,7 +184,11 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
             }
         }
     }
-    Ok(joined.map_or(first, BytesMut::freeze))
+    let bytes = joined.map_or(first, BytesMut::freeze);
+    Ok(Bytes::from_owner(Held {
+        bytes,
+        _permit: permit,
+    }))
 }
 
 /// 415 unless the content type is absent or JSON.
@@ -107,9 +213,14 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
 /// Parses JSON, naming what was wrong and where.
 ///
 /// The happy path parses once without path tracking (it costs ~5% of a small
-/// request); only a failed body is parsed again to say where the problem is.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|plain| locate::<T>(bytes, plain))
+/// request); only a failed body is parsed again to say where the problem is. Both
+/// parses run under the body's decode limits, so the second stops where the first did.
+pub(crate) fn parse<T: DeserializeOwned>(body: &Received) -> Result<T, ApiError> {
+    let bytes: &[u8] = &body.bytes;
+    let limits = body.limits;
+    limits
+        .apply(|| serde_json::from_slice(bytes))
+        .map_err(|plain| limits.apply(|| locate::<T>(bytes, plain)))
 }
 
 /// The error of a body that failed to parse, with the path of the bad field.

@@ -98,7 +98,7 @@ fn record(seen: &Seen, route: &str, status: StatusCode, seconds: f64) {
     let m = &endpoint.metrics;
     let requests =
         m.http_requests
-            .with_label_values(&[route, seen.method.as_str(), status.as_str()]);
+            .with_label_values(&[route, method_label(&seen.method), status.as_str()]);
     let duration = m.http_duration.with_label_values(&[route]);
     requests.inc();
     duration.observe(seconds);
@@ -239,6 +239,26 @@ where
         response.headers_mut().insert(REQUEST_ID, seen.id.clone());
         Poll::Ready(Ok(response))
     }
+}
+
+/// The `method` label: the standard methods by name, anything else as `other`, so
+/// made-up methods cannot create new series.
+pub(super) fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, name)| *name)
 }
 
 /// The 500 a panicking handler answers; the panic message goes to the log only.

@@ -14,6 +14,7 @@ pub(super) async fn predict(
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Response, ApiError> {
     let mut body: TfBody = parse(&bytes)?;
+    drop(bytes); // its share of http.decode_budget goes back once decoded
     let model = body.model.take();
     let version = body.version.take().map(|v| v.number()).transpose()?;
     answer(&state, model, version, body, policy).await

@@ -114,6 +114,7 @@ async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Re
     let policy = cache_policy(req.headers());
     let JsonBytes(bytes) = JsonBytes::from_request(req, &state).await?;
     let body: TfBody = parse(&bytes)?;
+    drop(bytes); // its share of http.decode_budget goes back once decoded
     if body.model.is_some() || body.version.is_some() {
         return Err(ApiError::bad_request(
             "`model` and `version` belong in the URL on this route, not in the body",

@@ -76,24 +76,9 @@ pub(super) async fn infer(
         }
     }
     for (u, receiver) in waiters {
-        let entry = match wait(receiver).await {
-            Some(entry) => entry,
-            // The request computing it failed or went away: compute it ourselves.
-            None => {
-                let (outputs, spent) =
-                    compute(servable, &bound.inputs, &[unit(u)], deadline).await?;
-                timing = timing.plus(spent);
-                let Lookup::Lead(leader) = cache.begin_at(key(u), false, now) else {
-                    unreachable!("a lookup-free begin always leads")
-                };
-                cache.finish(
-                    leader,
-                    outputs.into_iter().next().unwrap_or_default(),
-                    ttl,
-                    true,
-                )
-            }
-        };
+        let (entry, spent) =
+            await_unit(cache, servable, bound, receiver, unit(u), key(u), deadline).await?;
+        timing = timing.plus(spent);
         found[u] = Some(entry);
     }
 
@@ -115,6 +100,43 @@ pub(super) async fn infer(
         _ => CacheStatus::Partial,
     };
     Ok((outputs, timing, status))
+}
+
+/// Waits for a unit another request is computing, until the request's deadline. If
+/// that leader fails or goes away, the unit is looked up again: one waiter becomes
+/// the new leader and the others wait for it, rather than all computing it at once.
+async fn await_unit(
+    cache: &ResultCache,
+    servable: &Servable,
+    bound: &Bound,
+    mut receiver: crate::cache::Answer,
+    unit: Unit,
+    key: Bytes,
+    deadline: Instant,
+) -> Result<(Arc<Entry>, Timing), ApiError> {
+    loop {
+        let waited = tokio::time::timeout_at(deadline, wait(receiver)).await;
+        match waited.map_err(|_| waiting_too_long())? {
+            Some(entry) => return Ok((entry, Timing::default())),
+            None => match cache.begin(key.clone(), true) {
+                Lookup::Hit(entry) => return Ok((entry, Timing::default())),
+                Lookup::Wait(next) => receiver = next,
+                Lookup::Lead(leader) => {
+                    let (outputs, spent) =
+                        compute(servable, &bound.inputs, &[unit], deadline).await?;
+                    let outputs = outputs.into_iter().next().unwrap_or_default();
+                    let ttl = servable.settings.cache.ttl;
+                    return Ok((cache.finish(leader, outputs, ttl, true), spent));
+                }
+            },
+        }
+    }
+}
+
+fn waiting_too_long() -> ApiError {
+    ApiError::DeadlineExceeded(
+        "the request's deadline (request_timeout) passed while waiting for an identical request's answer".into(),
+    )
 }
 
 /// Runs the model once on the chosen units' rows; returns each unit's outputs, copied

@@ -1,12 +1,13 @@
 //! TF Serving's REST body: row format (`instances`) or columnar format (`inputs`),
 //! parsed straight into flat tensors, and the matching `predictions` / `outputs`.
 
-use crate::json::{Collector, Nested, NestedOut};
+use crate::json::{Collector, Limits, Nested, NestedOut};
 use crate::request::{InferResponse, InputData, InputTensor};
 use crate::tensor::Tensor;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The request body of TF Serving's predict (and of `/predict`, which adds `model`
@@ -81,11 +82,65 @@ impl VersionField {
     }
 }
 
-/// Row-format accumulator: one collector for plain rows, one per name for object rows.
+/// Row-format accumulator: one collector for plain rows, one per name for object
+/// rows, found by name in constant time so a row of many keys parses in linear time.
 #[derive(Default)]
 struct Rows {
     plain: Option<Collector>,
-    named: Vec<(String, Collector, usize)>,
+    named: Vec<NamedInput>,
+    index: HashMap<String, usize>,
+}
+
+/// One named input of object rows.
+struct NamedInput {
+    name: String,
+    collector: Collector,
+    /// Rows that gave it so far.
+    count: usize,
+    /// The last row that gave it, to refuse a key given twice in one row.
+    last_row: usize,
+}
+
+impl Rows {
+    /// The input called `name`, first seen in row `row` if it is new.
+    fn named<E: de::Error>(&mut self, name: String, row: usize) -> Result<&mut NamedInput, E> {
+        let i = match self.index.get(name.as_str()) {
+            Some(&i) => {
+                if self.named[i].last_row == row {
+                    return Err(E::custom(format!(
+                        "instance {row} gives input `{name}` more than once"
+                    )));
+                }
+                i
+            }
+            None => {
+                check_names::<E>(self.index.len())?;
+                self.index.insert(name.clone(), self.named.len());
+                self.named.push(NamedInput {
+                    name,
+                    collector: Collector::default(),
+                    count: 0,
+                    last_row: usize::MAX,
+                });
+                self.named.len() - 1
+            }
+        };
+        let input = &mut self.named[i];
+        input.last_row = row;
+        input.count += 1;
+        Ok(input)
+    }
+}
+
+/// Refuses one more name past `max_names` (a row of a million keys is no model's).
+fn check_names<E: de::Error>(seen: usize) -> Result<(), E> {
+    let max = Limits::current().max_names;
+    if seen >= max {
+        return Err(E::custom(format!(
+            "more than {max} named inputs; no model here has that many"
+        )));
+    }
+    Ok(())
 }
 
 impl<'de> Deserialize<'de> for Instances {
@@ -105,12 +160,21 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Instances, A::Error> {
         let mut rows = Rows::default();
+        let max_rows = Limits::current().max_rows;
         let mut n = 0;
         while seq
-            .next_element_seed(RowSeed { rows: &mut rows })?
+            .next_element_seed(RowSeed {
+                rows: &mut rows,
+                row: n,
+            })?
             .is_some()
         {
             n += 1;
+            if n > max_rows {
+                return Err(de::Error::custom(format!(
+                    "`instances` has more than {max_rows} rows (batching.max_request_rows)"
+                )));
+            }
         }
         if rows.plain.is_some() && !rows.named.is_empty() {
             return Err(de::Error::custom(
@@ -119,14 +183,15 @@ impl<'de> Visitor<'de> for InstancesVisitor {
         }
         if !rows.named.is_empty() {
             let mut out = Vec::with_capacity(rows.named.len());
-            for (name, mut c, count) in rows.named {
+            for mut input in rows.named {
+                let (name, count) = (input.name, input.count);
                 if count != n {
                     return Err(de::Error::custom(format!(
                         "input `{name}` is given in {count} of {n} instances; every instance needs every input"
                     )));
                 }
-                c.sequence::<A::Error>(0, n)?;
-                out.push((name, c.finish()));
+                input.collector.sequence::<A::Error>(0, n)?;
+                out.push((name, input.collector.finish()));
             }
             return Ok(Instances(Tensors::Named(out)));
         }
@@ -136,9 +201,10 @@ impl<'de> Visitor<'de> for InstancesVisitor {
     }
 }
 
-/// Parses one row of `instances` into the accumulator.
+/// Parses row `row` of `instances` into the accumulator.
 struct RowSeed<'a> {
     rows: &'a mut Rows,
+    row: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
@@ -163,16 +229,8 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<String>()? {
-            let index = match self.rows.named.iter().position(|(n, _, _)| *n == name) {
-                Some(i) => i,
-                None => {
-                    self.rows.named.push((name, Collector::default(), 0));
-                    self.rows.named.len() - 1
-                }
-            };
-            let (_, collector, count) = &mut self.rows.named[index];
-            map.next_value_seed(collector.level(1))?;
-            *count += 1;
+            let input = self.rows.named::<A::Error>(name, self.row)?;
+            map.next_value_seed(input.collector.level(1))?;
         }
         Ok(())
     }
@@ -214,7 +272,15 @@ impl<'de> Visitor<'de> for ColumnsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Columns, A::Error> {
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         while let Some(name) = map.next_key::<String>()? {
+            if seen.contains(name.as_str()) {
+                return Err(de::Error::custom(format!(
+                    "`inputs` gives input `{name}` more than once"
+                )));
+            }
+            check_names::<A::Error>(seen.len())?;
+            seen.insert(name.clone());
             let mut c = Collector::default();
             map.next_value_seed(c.level(0))?;
             out.push((name, c.finish()));
