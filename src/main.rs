@@ -11,6 +11,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use inferd::config::{Config, LogFormat, Sources};
 use inferd::logs::{self, LogGuard, NonBlocking};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Serve ONNX models over HTTP (`/predict`, TF Serving REST, KServe V2).
 #[derive(Parser)]
@@ -125,8 +126,10 @@ fn start() -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    // Held to the end of `start`: dropping it writes out every buffered log line.
-    let _logs = init_logs(&config);
+    // Dropping the guard writes out every buffered log line; both ways out of the
+    // process below (the end of the drain, the end of the grace period) take it first,
+    // since `process::exit` runs no destructors.
+    let logs = Arc::new(Mutex::new(Some(init_logs(&config))));
     if let Some(line) = inferd::config::ignored_warning(&ignored) {
         tracing::warn!("{line}");
     }
@@ -134,9 +137,10 @@ fn start() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let grace = config.shutdown_grace_period;
+    let logs_at_exit = logs.clone();
     let shutdown = async move {
         inferd::shutdown::signal().await;
-        inferd::shutdown::exit_after(grace);
+        inferd::shutdown::exit_after(grace, move || flush_logs(&logs_at_exit));
     };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -146,7 +150,13 @@ fn start() -> anyhow::Result<()> {
     })?;
     // Not `drop(runtime)`: that waits for blocking tasks, and a body still being
     // decoded past the grace period must not hold the exit.
+    flush_logs(&logs);
     std::process::exit(0)
+}
+
+/// Writes out the buffered log lines and stops the writer (once; later calls do nothing).
+fn flush_logs(logs: &Mutex<Option<LogGuard>>) {
+    drop(logs.lock().unwrap_or_else(PoisonError::into_inner).take());
 }
 
 /// Logs go to stdout through a buffer a background thread writes out, so requests

@@ -6,14 +6,16 @@ use std::time::Duration;
 /// Ends the process `grace` (plus a second's slack for the orderly exit) after it is
 /// called, whatever is still running: a thread of its own, so neither a decode
 /// holding a runtime worker nor a long model run can keep the process past its grace
-/// period. For the binary only; a library caller keeps its process.
-pub fn exit_after(grace: Duration) {
+/// period. `before_exit` runs first (the binary writes out its buffered log lines).
+/// For the binary only; a library caller keeps its process.
+pub fn exit_after(grace: Duration, before_exit: impl FnOnce() + Send + 'static) {
     let deadline = grace + Duration::from_secs(1);
     let spawned = std::thread::Builder::new()
         .name("grace-period".into())
         .spawn(move || {
             std::thread::sleep(deadline);
             tracing::warn!("shutdown grace period over with work still running; exiting");
+            before_exit();
             eprintln!("inferd: shutdown grace period over with work still running; exiting");
             std::process::exit(0);
         });
