@@ -65,7 +65,10 @@ def memory_mib(m: dict) -> int:
     cache = parse_size(config["cache"]["max_bytes"])
     under_load = max(s["rss_bytes"] for s in m["steps"])
     reload_transient = m["peak_rss_bytes"] - m["idle_rss_bytes"]
-    total = (under_load + cache + reload_transient) * 1.25
+    # Hostile or huge bodies: at most http.decode_budget bytes of bodies are held at
+    # once, each expanding to at most 21x while decoded (README "Hostile input").
+    decoding = parse_size(config["http"]["decode_budget"]) * 21
+    total = (under_load + cache + reload_transient + decoding) * 1.25
     return 64 * math.ceil(total / 2**20 / 64)
 
 
