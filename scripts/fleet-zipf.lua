@@ -41,6 +41,7 @@ local bodies = {}
 local headers = { ["Content-Type"] = "application/json", ["Cache-Control"] = cache_control }
 hits = 0
 seen = 0
+bad = ""
 
 function init(args)
    math.randomseed(1000 + (id or 0))
@@ -77,24 +78,29 @@ end
 
 function response(status, hdrs, resp_body)
    seen = seen + 1
+   if status > 299 and #bad < 200 then
+      -- The first failures' statuses, so a failed check says what went wrong.
+      bad = bad .. status .. " "
+   end
    if hdrs["x-inferd-cache"] == "hit" then
       hits = hits + 1
    end
 end
 
 function done(summary, latency, requests)
-   local h, n = 0, 0
+   local h, n, statuses = 0, 0, ""
    for _, t in ipairs(threads) do
       h = h + t:get("hits")
       n = n + t:get("seen")
+      statuses = statuses .. t:get("bad")
    end
    local e = summary.errors
    local socket = e.connect + e.read + e.write + e.timeout
    io.write(string.format(
       'wrk-result {"requests":%d,"non2xx":%d,"socket_errors":%d,"failed":%d,' ..
       '"hits":%d,"responses":%d,"duration_s":%.3f,"rate":%.1f,' ..
-      '"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f}\n',
+      '"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"failed_statuses":"%s"}\n',
       summary.requests, e.status, socket, e.status + socket, h, n,
       summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
-      latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+      latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000, statuses))
 end
