@@ -1,4 +1,4 @@
-//! The floor for the load benchmark (issue 6): a bare axum server on the same tokio
+//! The floor for the load benchmark (README "Performance"): a bare axum server on the same tokio
 //! runtime settings as inferd (multi-thread, default worker count) whose `/predict`
 //! parses the same JSON body inferd's does and answers a fixed small JSON at once.
 //! No server on this stack can answer that request faster, so `scripts/loadbench.sh`

@@ -1,4 +1,4 @@
-//! Criterion micro-benchmarks of inferd's hot path (issue 6): request decoding per
+//! Criterion micro-benchmarks of inferd's hot path (README "Performance"): request decoding per
 //! protocol, result-cache lookup and insert, batch assembly and split, one model run
 //! per bundled model, the per-request metrics work next to a cache hit, and the whole
 //! in-process `Inference::infer` path without HTTP.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Heap allocations per /predict request (issue 6), counted exactly with perf uprobes on
+# Heap allocations per /predict request, counted exactly with perf uprobes on
 # jemalloc's entry points: the difference between 1 and 501 requests sent over one
 # keep-alive connection, divided by 500.
 #

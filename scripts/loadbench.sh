@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark (issue 6): inferd against a bare-axum floor, one core each side.
+# Load benchmark: inferd against a bare-axum floor, one core each side.
 #
 #   scripts/loadbench.sh
 #

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::{Table, Value};
 
-/// The whole service configuration (SPEC §6).
+/// The whole service configuration (README "Configuration").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -52,7 +52,7 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
 }
 
-/// `[cache]` (SPEC §4).
+/// `[cache]` (README "Result cache").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
@@ -78,7 +78,7 @@ pub enum Granularity {
     Request,
 }
 
-/// `[batching]` (SPEC §5).
+/// `[batching]` (README "Batching and overload").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchingConfig {

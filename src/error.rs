@@ -1,7 +1,7 @@
 //! The one error type of the request path and the one place that picks status codes.
 //!
 //! Every route, including axum's own rejections and unknown routes, answers errors as
-//! `{"error": "<sentence>"}` (SPEC §3). Internal details are logged with the request
+//! `{"error": "<sentence>"}` (README "Endpoints", the error table). Internal details are logged with the request
 //! id and never sent to the client.
 
 use axum::http::{header, HeaderValue, StatusCode};

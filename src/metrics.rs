@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC §7), registered on a registry created in `run` and handed
+//! Prometheus metrics (README "Metrics"), registered on a registry created in `run` and handed
 //! down, never on a global static, so tests can render exactly what one server saw.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The result cache seen through the HTTP API (SPEC §4).
+//! The result cache seen through the HTTP API (README "Result cache").
 
 mod common;
 

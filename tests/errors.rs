@@ -1,4 +1,4 @@
-//! One test per row of SPEC §3: the status, and an `{"error": ...}` body naming the problem.
+//! One test per row of the README's error table: the status, and an `{"error": ...}` body naming the problem.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The real binary on a real socket: starts on port 0, serves, gets SIGTERM with a
-//! request in flight, answers it, and exits 0 (SPEC §8).
+//! request in flight, answers it, and exits 0 (README "Deployment and shutdown").
 
 mod common;
 

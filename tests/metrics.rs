@@ -1,4 +1,4 @@
-//! The metrics exposition after known traffic (SPEC §7): names, labels, values.
+//! The metrics exposition after known traffic (README "Metrics"): names, labels, values.
 
 mod common;
 

@@ -258,7 +258,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Policy {
     }
 }
 
-/// Reads `Cache-Control: no-cache` / `no-store` (SPEC §4).
+/// Reads `Cache-Control: no-cache` / `no-store` (README "Result cache").
 pub(crate) fn cache_policy(headers: &HeaderMap) -> CachePolicy {
     let mut policy = CachePolicy::Use;
     for value in headers.get_all(header::CACHE_CONTROL) {

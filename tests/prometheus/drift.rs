@@ -5,7 +5,7 @@
 //! over both replicas. Prometheus scrapes both and records the fleet's PSI.
 
 use super::common::drift::{column_std, training_like_rows, ForecasterRepo};
-use super::{find_on_path, repo_path, start_replica, Prometheus, Replica, PATIENCE, POLL};
+use super::{prometheus_binary, repo_path, start_replica, Prometheus, Replica, PATIENCE, POLL};
 use inferd::config::Config;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -65,8 +65,7 @@ async fn fleet_psi(p: &Prometheus, model: &str) -> BTreeMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_rule_finds_the_shifted_feature_across_replicas() {
-    let Some(binary) = find_on_path("prometheus") else {
-        eprintln!("skipping: Debian's prometheus package is not installed; .ci/run installs it");
+    let Some(binary) = prometheus_binary() else {
         return;
     };
     let client = reqwest::Client::builder()
