@@ -93,6 +93,25 @@ fn check_width(model: &TypedModel, x: OutletId, op: &str, max: usize) -> TractRe
     Ok(())
 }
 
+/// A tree ensemble's input as rows of features, refused when narrower than the
+/// highest feature the forest reads (the same check as `check_width`, for inputs
+/// whose width was unknown at load).
+fn forest_rows<'a>(
+    input: &'a TValue,
+    op: &str,
+    forest: &forest::Forest,
+) -> TractResult<tract_onnx::prelude::tract_ndarray::ArrayView2<'a, f32>> {
+    let rows = input
+        .to_plain_array_view::<f32>()?
+        .into_dimensionality::<tract_onnx::prelude::tract_ndarray::Ix2>()?;
+    let (features, max) = (rows.ncols(), forest.max_feature());
+    ensure!(
+        features > max,
+        "{op} reads feature #{max}, input has {features}"
+    );
+    Ok(rows)
+}
+
 /// A row as a slice: rows of a tract tensor are contiguous, the copy into
 /// `buffer` is only a fallback.
 fn row_slice<'a>(row: &'a ArrayView1<f32>, buffer: &'a mut Vec<f32>) -> &'a [f32] {

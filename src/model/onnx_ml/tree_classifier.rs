@@ -12,7 +12,6 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::prelude::tract_ndarray::Ix2;
 use tract_onnx::tract_hir::internal::*;
 
 use super::forest::Forest;
@@ -247,15 +246,8 @@ impl EvalOp for TreeEnsembleClassifier {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let input = input
-            .to_plain_array_view::<f32>()?
-            .into_dimensionality::<Ix2>()?;
-        let (n, features) = input.dim();
-        let max = self.forest.max_feature();
-        ensure!(
-            features > max,
-            "TreeEnsembleClassifier reads feature #{max}, input has {features}"
-        );
+        let input = super::forest_rows(&input, "TreeEnsembleClassifier", &self.forest)?;
+        let n = input.nrows();
         let width = self.labels.len();
         let mut scores = vec![0f32; n * width];
         let mut has = vec![false; width];

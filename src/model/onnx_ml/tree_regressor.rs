@@ -17,7 +17,6 @@ use std::borrow::Cow;
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::prelude::tract_ndarray::Ix2;
 use tract_onnx::tract_hir::internal::*;
 
 use super::forest::Forest;
@@ -191,19 +190,8 @@ impl Expansion for TreeEnsembleRegressor {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let mut x = inputs[0];
-        let fact = model.outlet_fact(x)?.clone();
-        if let Ok(features) = fact.shape[1].to_usize() {
-            let max = self.forest.max_feature();
-            ensure!(
-                features > max,
-                "TreeEnsembleRegressor reads feature #{max}, input has {features}"
-            );
-        }
-        if fact.datum_type != f32::datum_type() {
-            let cast = tract_onnx::tract_core::ops::cast::cast(f32::datum_type());
-            x = model.wire_node(format!("{prefix}.to_f32"), cast, &[x])?[0];
-        }
+        let x = super::to_f32(model, prefix, inputs[0])?;
+        super::check_width(model, x, "TreeEnsembleRegressor", self.forest.max_feature())?;
         model.wire_node(prefix, self.clone(), &[x])
     }
 }
@@ -221,15 +209,8 @@ impl EvalOp for TreeEnsembleRegressor {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let input = input
-            .to_plain_array_view::<f32>()?
-            .into_dimensionality::<Ix2>()?;
-        let (n, features) = input.dim();
-        let max = self.forest.max_feature();
-        ensure!(
-            features > max,
-            "TreeEnsembleRegressor reads feature #{max}, input has {features}"
-        );
+        let input = super::forest_rows(&input, "TreeEnsembleRegressor", &self.forest)?;
+        let n = input.nrows();
         let width = self.base_values.len();
         let mut output = vec![0f32; n * width];
         let mut seen = vec![false; width];
