@@ -33,7 +33,7 @@ impl Inference {
     pub async fn infer(&self, req: InferRequest) -> Result<InferResponse, ApiError> {
         let name = req.model.as_deref().unwrap_or(&self.default_model);
         let servable = self.repository.resolve(name, req.version)?;
-        let bound = bind(
+        let mut bound = bind(
             &req,
             &servable.name,
             servable.model.signature(),
@@ -54,9 +54,15 @@ impl Inference {
             }
             None => {
                 servable.lookups.bypass.inc_by(bound.rows as u64);
+                // Moved, not copied, unless monitoring reads them after the run.
+                let inputs = if servable.monitor.is_some() {
+                    bound.inputs.clone()
+                } else {
+                    std::mem::take(&mut bound.inputs)
+                };
                 let (outputs, timing) = servable
                     .batcher
-                    .submit(bound.inputs.clone(), bound.rows, Some(deadline))
+                    .submit(inputs, bound.rows, Some(deadline))
                     .await?;
                 (outputs, timing, CacheStatus::Bypass)
             }
