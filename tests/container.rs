@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::repo_path;
+use common::{repo_path, spawn_inferd};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn healthcheck(address: &str, path: &str) -> Output {
@@ -21,23 +19,14 @@ fn healthcheck(address: &str, path: &str) -> Output {
 
 #[test]
 fn starts_beside_kubernetes_service_variables_and_passes_its_healthcheck() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inferd"))
-        .current_dir(repo_path(""))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env("INFERD_SERVICE_HOST", "10.96.0.7")
-        .env("INFERD_PORT", "tcp://10.96.0.7:8080")
-        .env("INFERD_PORT_8080_TCP_PROTO", "tcp")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start inferd");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_inferd(
+        &[],
+        &[
+            ("INFERD_SERVICE_HOST", "10.96.0.7"),
+            ("INFERD_PORT", "tcp://10.96.0.7:8080"),
+            ("INFERD_PORT_8080_TCP_PROTO", "tcp"),
+        ],
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut warnings = Vec::new();
     let mut address = None;

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{assert_close, reference, repo_path};
+use common::{assert_close, reference, repo_path, spawn_inferd};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,21 +18,7 @@ fn start() -> (Child, String, mpsc::Receiver<String>) {
 
 /// As `start`, with more flags.
 fn start_with(flags: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inferd"))
-        .current_dir(repo_path(""))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start inferd");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_inferd(flags, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {

@@ -206,3 +206,29 @@ pub fn get(uri: &str) -> Request<Body> {
 pub async fn post(app: &TestApp, uri: &str, body: &Value) -> Answer {
     send(app, post_json(uri, body)).await
 }
+
+/// Starts the built binary from the repository root on a free loopback port with JSON
+/// logs, `flags` and `env` added; its stdout lines arrive on the returned channel.
+pub fn spawn_inferd(
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_inferd"))
+        .current_dir(repo_path(""))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(flags)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start inferd");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
