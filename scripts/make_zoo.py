@@ -28,12 +28,21 @@ import pathlib
 import shutil
 import warnings
 
-import numpy as np
-import onnx
-import onnxruntime
-from onnx import TensorProto, helper
-from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+# Training goes through OpenBLAS, which picks its kernels by CPU: the same seeds
+# gave probabilities 1e-6 apart on an AVX-512 and an AVX2 machine, so the
+# committed references did not regenerate elsewhere (scripts/zoo-ci.sh). One
+# kernel set (Haswell, AVX2, which every x86-64 server since 2013 has) and one
+# thread make training the same on any of them. Set before numpy loads OpenBLAS.
+os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+from skl2onnx import convert_sklearn  # noqa: E402
+from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
