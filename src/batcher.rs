@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
-use tracing::Instrument;
 
 /// Rows to compute for one request, and where to send them.
 struct Job {
@@ -229,21 +228,10 @@ impl Batcher {
         rows: usize,
         deadline: Option<Instant>,
     ) -> Result<Computed, ApiError> {
+        // No span of its own: the request's log line carries the queue and
+        // inference times (README "Request logs").
         let reply = self.enqueue(inputs, rows, deadline)?;
-        // A child of the request's span: tracing backends see the wait and the run.
-        let span = tracing::info_span!(
-            "batch",
-            model = %self.labels.model,
-            rows,
-            queue_micros = tracing::field::Empty,
-            inference_micros = tracing::field::Empty,
-        );
-        let answer = self.wait(reply, deadline).instrument(span.clone()).await;
-        if let Ok((_, timing)) = &answer {
-            span.record("queue_micros", timing.queue.as_micros() as u64);
-            span.record("inference_micros", timing.inference.as_micros() as u64);
-        }
-        answer
+        self.wait(reply, deadline).await
     }
 
     async fn wait(&self, reply: Reply, deadline: Option<Instant>) -> Result<Computed, ApiError> {

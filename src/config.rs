@@ -50,6 +50,85 @@ pub struct Config {
     pub log: LogConfig,
     /// Drift monitoring settings.
     pub monitoring: MonitoringConfig,
+    /// Reloading the model repository while serving.
+    pub repository: RepositoryConfig,
+    /// The admin API (the KServe V2 repository extension).
+    pub admin: AdminConfig,
+}
+
+/// `[repository]` (README "Model lifecycle").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// How often the repository is rescanned for new, changed and removed versions;
+    /// 0 = never (the admin API's `load` still rescans a model on demand).
+    #[serde(deserialize_with = "units::duration")]
+    pub poll_interval: Duration,
+}
+
+impl Default for RepositoryConfig {
+    fn default() -> RepositoryConfig {
+        RepositoryConfig {
+            poll_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// `[admin]`: the admin API is off (403) unless a token is set here.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The bearer token admin requests must carry.
+    pub token: Option<Secret>,
+    /// A file whose first line is the token (for mounted secrets).
+    pub token_file: Option<PathBuf>,
+}
+
+impl AdminConfig {
+    /// Reads `token_file` into `token` (its first line, trimmed), once at start-up.
+    pub fn read_token_file(&mut self) -> Result<(), String> {
+        let Some(path) = self.token_file.take() else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "invalid configuration: admin.token_file {} cannot be read: {e}",
+                path.display()
+            )
+        })?;
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(format!(
+                "invalid configuration: admin.token_file {} is empty: expected the token on its first line",
+                path.display()
+            ));
+        }
+        self.token = Some(Secret(token.to_string()));
+        Ok(())
+    }
+}
+
+/// A value never shown: `Debug` prints `<redacted>`, so a logged or printed
+/// configuration cannot leak it. Numbers and booleans are taken as their text, as an
+/// environment variable such as `INFERD_ADMIN__TOKEN=12345` arrives typed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        match Value::deserialize(d).map_err(|_| serde::de::Error::custom("expected a string"))? {
+            Value::String(s) => Ok(Secret(s)),
+            Value::Integer(i) => Ok(Secret(i.to_string())),
+            Value::Boolean(b) => Ok(Secret(b.to_string())),
+            _ => Err(serde::de::Error::custom("expected a string")),
+        }
+    }
 }
 
 /// `[cache]` (README "Result cache").
@@ -198,6 +277,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             monitoring: MonitoringConfig::default(),
+            repository: RepositoryConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -281,6 +362,7 @@ impl Config {
         let mut table = Table::new();
         let mut origin: BTreeMap<String, String> = BTreeMap::new();
         if let Some((name, text)) = &sources.file {
+            check_depth(text, &format!("config file {name}"))?;
             let file: Table = text
                 .parse()
                 .map_err(|e| format!("config file {name} is not valid TOML: {e}"))?;
@@ -293,6 +375,7 @@ impl Config {
             origin.insert(path, format!("environment variable {key}"));
         }
         for (path, value) in &sources.flags {
+            check_key_depth(path, &format!("flag --set {path:.40}"))?;
             set_path(&mut table, path, scalar(value));
             let flag = if FLAGS.contains(&path.as_str()) {
                 format!("flag --{}", path.replace(['.', '_'], "-"))
@@ -308,7 +391,13 @@ impl Config {
                     .get(&key)
                     .map(String::as_str)
                     .unwrap_or("configuration");
+                // A secret's value is never repeated, not even a badly typed one.
+                // Arrays and tables are not either: the message stays one line, and
+                // printing a deeply nested one recursed deep enough to overflow the
+                // stack under the fuzzer's AddressSanitizer.
                 let shown = lookup(&table, &key)
+                    .filter(|_| !key.starts_with("admin."))
+                    .filter(|v| !v.is_array() && !v.is_table())
                     .map(|v| format!(" = {v}"))
                     .unwrap_or_default();
                 format!(
@@ -317,6 +406,8 @@ impl Config {
                 )
             })?;
         config.validate()?;
+        let mut config = config;
+        config.admin.read_token_file()?;
         Ok((config, env.ignored))
     }
 
@@ -355,10 +446,25 @@ impl Config {
                 self.http.decode_budget, self.max_body_bytes
             ));
         }
+        if self.admin.token.is_some() && self.admin.token_file.is_some() {
+            return Err(
+                "invalid configuration: admin.token and admin.token_file are both set: give one"
+                    .into(),
+            );
+        }
         if self.default_model.is_empty() {
             return Err(
                 "invalid configuration: default_model is empty: expected a model name".into(),
             );
+        }
+        // tracing-subscriber 0.3 panics on a directive with leading spaces and a
+        // multi-byte character (it slices the untrimmed text at the trimmed text's
+        // offsets; found by `fuzz/` config target). Targets and levels are ASCII.
+        if !self.log.level.is_ascii() {
+            return Err(format!(
+                "invalid configuration: log.level = {:?}: expected ASCII, a level such as \"info\" or \"inferd=debug,info\"",
+                self.log.level
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             format!(
@@ -407,6 +513,65 @@ fn scalar(text: &str) -> Value {
     } else {
         Value::String(text.to_string())
     }
+}
+
+/// Deepest nesting a configuration file needs (a section holding an array of
+/// arrays, with room to spare). Deeper text is refused before it is parsed: parsing,
+/// deserializing and dropping recurse once per level, and a few dozen levels
+/// overflowed a test thread's stack (found by the config fuzzer).
+pub(crate) const MAX_DEPTH: usize = 16;
+
+/// Refuses TOML text that nests past [`MAX_DEPTH`]: more open brackets or braces
+/// than that, or more dots on one line (a dotted key `a.b.c = 1` or a header
+/// `[a.b.c]` nests a table per dot, with no bracket at all). Quoted strings and
+/// comments are skipped; a float's one dot counts, which no real line comes near.
+pub(crate) fn check_depth(text: &str, name: &str) -> Result<(), String> {
+    let mut brackets = 0usize;
+    let mut dots = 0usize;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            dots = 0;
+        }
+        if let Some(q) = quote {
+            if c == '\\' && q == '"' {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '#' => {
+                // The comment ends at the line's end, which also ends the line's dots.
+                chars.by_ref().find(|&c| c == '\n');
+                dots = 0;
+            }
+            '[' | '{' => brackets += 1,
+            ']' | '}' => brackets = brackets.saturating_sub(1),
+            '.' => dots += 1,
+            _ => {}
+        }
+        if brackets > MAX_DEPTH || dots > MAX_DEPTH {
+            return Err(format!(
+                "{name} nests tables or arrays more than {MAX_DEPTH} levels deep; no setting needs that"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a dotted key from an environment variable or a flag with more parts
+/// than any key has (each part would nest one more table).
+fn check_key_depth(path: &str, from: &str) -> Result<(), String> {
+    if path.split('.').count() > MAX_DEPTH {
+        return Err(format!(
+            "invalid configuration: {from} names a key nested more than {MAX_DEPTH} levels deep; no setting is"
+        ));
+    }
+    Ok(())
 }
 
 fn set_path(table: &mut Table, path: &str, value: Value) {

@@ -27,6 +27,12 @@ pub enum ApiError {
     /// The body did not arrive within `http.body_read_timeout`.
     #[error("{0}")]
     RequestTimeout(String),
+    /// An admin request without the right bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The admin API is off (no token configured).
+    #[error("{0}")]
+    Forbidden(String),
     /// The method is not served on this route.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -52,6 +58,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -80,6 +88,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Json(json!({ "error": message }))).into_response();
+        if let ApiError::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"inferd admin\""),
+            );
+        }
         if let ApiError::Unavailable {
             retry_after_secs, ..
         } = self

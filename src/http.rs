@@ -2,6 +2,7 @@
 //! passes ([`observe`]: request id, span, panic guard, log line, metrics). Bodies are
 //! size-limited where they are read (`body.rs`).
 
+mod admin;
 mod body;
 mod health;
 mod kserve;
@@ -12,6 +13,7 @@ mod simple;
 mod tfserving;
 
 use crate::config::RequestLog;
+pub use admin::AdminToken;
 pub use body::Intake;
 
 use crate::error::ApiError;
@@ -62,6 +64,8 @@ pub struct Shared {
     pub request_log: RequestLog,
     /// Bounds on reading and decoding bodies.
     pub intake: Intake,
+    /// The admin API's token, if it is on.
+    pub admin: AdminToken,
 }
 
 /// The request id header, echoed or generated.
@@ -78,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(kserve::routes())
         .merge(health::routes())
         .merge(monitoring::routes())
+        .merge(admin::routes())
         .route("/openapi.json", get(openapi))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);

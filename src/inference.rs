@@ -6,7 +6,7 @@ use crate::batcher::Timing;
 use crate::cache::ResultCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::repository::{Repository, Servable};
+use crate::repository::{Live, Servable};
 use crate::request::{bind, Bound, CachePolicy, CacheStatus, InferRequest, InferResponse};
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -16,8 +16,8 @@ use tokio::time::Instant;
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct Inference {
-    /// Servable models.
-    pub repository: Arc<Repository>,
+    /// Servable models, as reloaded.
+    pub repository: Arc<Live>,
     /// Model used when a request names none.
     pub default_model: Arc<str>,
     /// Deadline given to each request.
@@ -32,7 +32,9 @@ impl Inference {
     /// Answers one request.
     pub async fn infer(&self, req: InferRequest) -> Result<InferResponse, ApiError> {
         let name = req.model.as_deref().unwrap_or(&self.default_model);
-        let servable = self.repository.resolve(name, req.version)?;
+        let servable = self
+            .repository
+            .resolve_for(name, req.version, req.label.as_deref())?;
         let mut bound = bind(
             &req,
             &servable.name,

@@ -3,8 +3,8 @@
 //! How a request flows:
 //! - [`http`] receives it on one of three protocols (`/predict`, TF Serving REST,
 //!   KServe V2) and translates it into a [`request::InferRequest`];
-//! - [`inference`] is the one path to a model: it resolves the model in the
-//!   [`repository`], checks the inputs against the model's signature
+//! - [`inference`] is the one path to a model: it resolves the model (by version
+//!   number or label) in the [`repository`], checks the inputs against the model's signature
 //!   ([`request::bind`]), and queues the rows on that model's [`batcher`];
 //! - the [`batcher`] stacks rows from many requests and runs the [`model`] on
 //!   dedicated inference threads, never on the async runtime's workers;
@@ -12,9 +12,14 @@
 //! - [`metrics`] are registered on one registry built in [`run`] and handed down;
 //! - [`monitoring`] counts served rows' bins against each version's training
 //!   baseline and publishes drift (PSI);
+//! - [`repository::Live`] swaps in new versions while serving: polling
+//!   (`repository.poll_interval`) and the admin API (`http`'s repository routes)
+//!   reload one model at a time, and requests holding an old version finish on it;
 //! - [`config`] layers defaults, `config/inferd.toml`, `INFERD_*` and flags;
 //! - [`shutdown`] flips readiness and drains under a grace period;
-//! - [`healthcheck`] is the `inferd healthcheck` probe container images run.
+//! - [`healthcheck`] is the `inferd healthcheck` probe container images run;
+//! - [`score`] is `inferd score`: a Parquet file through the same model code,
+//!   outside the server.
 
 pub mod batcher;
 pub mod cache;
@@ -30,6 +35,7 @@ pub mod model;
 pub mod monitoring;
 pub mod repository;
 pub mod request;
+pub mod score;
 pub mod shutdown;
 pub mod tensor;
 pub mod testing;
@@ -38,7 +44,7 @@ use config::Config;
 use http::AppState;
 use inference::Inference;
 use metrics::Metrics;
-use repository::Repository;
+use repository::{Live, Repository};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +63,7 @@ pub async fn run(
         .await
         .map_err(anyhow::Error::msg)?;
     let state = app_state(&config, Arc::new(repository), metrics);
+    Live::spawn_polling(&state.inference.repository, config.repository.poll_interval);
     serve(state, listener, shutdown, config.shutdown_grace_period).await
 }
 
@@ -83,10 +90,9 @@ pub fn decode_limits(config: &Config, repository: &Repository) -> json::Limits {
 
 /// Builds the handlers' shared state from a loaded repository.
 pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics) -> AppState {
-    let limits = decode_limits(config, &repository);
     AppState::new(http::Shared {
         inference: Inference {
-            repository,
+            repository: Arc::new(Live::new(repository, config, &metrics)),
             default_model: config.default_model.as_str().into(),
             request_timeout: config.request_timeout,
             metrics: metrics.clone(),
@@ -101,7 +107,8 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         request_log: config.log.requests,
-        intake: http::Intake::new(&config.http, limits),
+        intake: http::Intake::new(&config.http),
+        admin: http::AdminToken::from_config(&config.admin),
     })
 }
 

@@ -9,6 +9,9 @@
 //! writes one line saying how many were lost. Dropping [`LogGuard`] writes everything
 //! still buffered before it returns, so a clean shutdown loses nothing.
 
+pub mod json;
+pub mod request;
+
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;

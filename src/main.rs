@@ -49,6 +49,12 @@ struct Cli {
 /// Subcommands besides serving.
 #[derive(Subcommand)]
 enum Command {
+    /// Score a Parquet file with a model from the repository, without a server
+    /// (README "Batch scoring").
+    Score(inferd::score::ScoreArgs),
+    /// Write baseline.json beside a model version from its training data, for
+    /// drift monitoring (README "Monitoring").
+    Baseline(inferd::monitoring::command::BaselineArgs),
     /// Exit 0 if the inferd this configuration describes answers 200 on PATH
     /// (the container image's HEALTHCHECK).
     Healthcheck {
@@ -88,10 +94,6 @@ impl Cli {
 }
 
 fn main() {
-    // Subcommands live in their own modules; serving stays the default.
-    if std::env::args().nth(1).as_deref() == Some("baseline") {
-        std::process::exit(inferd::monitoring::command::main(std::env::args().skip(1)));
-    }
     if let Err(e) = start() {
         // One sentence for the operator (and the log), not a backtrace.
         tracing::error!(error = %format!("{e:#}"), "start-up failed");
@@ -102,6 +104,15 @@ fn main() {
 
 fn start() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The offline subcommands read no server configuration; each lives in its own
+    // module and returns the exit code.
+    match &cli.command {
+        Some(Command::Score(args)) => std::process::exit(inferd::score::main(args)),
+        Some(Command::Baseline(args)) => {
+            std::process::exit(inferd::monitoring::command::main(args))
+        }
+        _ => {}
+    }
     let mut sources = Sources {
         env: std::env::vars().collect(),
         flags: cli.flags()?,
@@ -169,11 +180,13 @@ fn init_logs(config: &Config) -> LogGuard {
         .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(logs::json::JsonFields)
+            .event_format(logs::json::JsonLines)
             .init(),
-        LogFormat::Pretty => builder.pretty().init(),
+        LogFormat::Pretty => builder
+            .pretty()
+            .map_event_format(logs::request::WithRequestId)
+            .init(),
     }
     guard
 }

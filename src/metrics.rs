@@ -70,6 +70,10 @@ pub struct MetricSet {
     pub model_info: IntGaugeVec,
     /// How long each model version took to load and optimize.
     pub model_load_duration: GaugeVec,
+    /// Version loads by result (success, failure), at start-up and on reload.
+    pub model_loads: IntCounterVec,
+    /// Versions on disk that the policy wants but that failed to load, per model.
+    pub model_failed_versions: IntGaugeVec,
 }
 
 impl Metrics {
@@ -169,6 +173,18 @@ impl Metrics {
                     ),
                     &["model", "version"],
                 )?,
+            )?,
+            model_loads: counter(
+                r,
+                "model_loads_total",
+                "Model version loads by result",
+                &["model", "result"],
+            )?,
+            model_failed_versions: gauge(
+                r,
+                "model_failed_versions",
+                "Versions wanted but failed to load",
+                &["model"],
             )?,
             registry,
         };

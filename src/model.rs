@@ -4,6 +4,7 @@
 //! batcher, the cache and the tests only need `signature()` and `predict()`, so a test
 //! can count calls on a fake model and the engine can change without touching them.
 
+pub mod local;
 pub mod onnx;
 mod onnx_ml;
 

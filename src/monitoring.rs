@@ -2,7 +2,7 @@
 //! training data.
 //!
 //! - [`baseline`]: `baseline.json`, the training data's decile bins per feature,
-//!   written by `inferd baseline` ([`command`]);
+//!   written by `inferd baseline` ([`command`]) from CSV or Parquet training data;
 //! - [`monitor`]: per model version, bin counters and a window of the last
 //!   `monitoring.window_rows` rows, fed by [`crate::inference`] after each answer;
 //! - [`psi`]: the population stability index of that window;
@@ -18,6 +18,7 @@ pub mod columns;
 pub mod command;
 mod csv;
 pub mod monitor;
+mod parquet;
 pub mod psi;
 
 use crate::config::MonitoringConfig;
@@ -71,4 +72,13 @@ pub fn attach(
     }
     tracing::info!(model = %monitor.model, version = monitor.version, features = monitor.features.len(), "drift monitoring on");
     Some(monitor)
+}
+
+/// Takes `monitor`'s series off `/metrics` (its version was unloaded or replaced).
+pub fn detach(monitor: &Arc<Monitor>, metrics: &Metrics) {
+    let removed = collector::MonitorCollector::new(monitor.clone())
+        .and_then(|c| metrics.registry.unregister(Box::new(c)));
+    if let Err(e) = removed {
+        tracing::warn!(model = %monitor.model, version = monitor.version, error = %e, "drift series not removed");
+    }
 }

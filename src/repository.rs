@@ -1,18 +1,33 @@
-//! The model repository: scans `<repo>/<model>/<version>/model.onnx`, loads every
-//! version, and holds what is servable with its settings and its batcher.
+//! The model repository: `<repo>/<model>/<version>/model.onnx`, loaded and held as
+//! what is servable, with each model's settings, labels and batcher.
+//!
+//! - [`Repository`] is one consistent view: the versions serving, those that failed
+//!   and why, and the labels. It never changes once built.
+//! - [`Live`] holds the view being served and swaps in a new one when the
+//!   repository changes (polling, or the admin API), one model at a time.
+//! - `reload` decides, per model, what to keep, load and drop; `scan` reads the
+//!   disk; `load` loads and warms one version.
+//!
+//! A removed or replaced version is only dropped from the view: requests that
+//! already hold it (queued or running) finish on it, and its memory and inference
+//! threads go when the last of them does.
+
+mod live;
+mod load;
+mod reload;
+mod scan;
 
 use crate::batcher::{Batcher, Labels};
-use crate::config::model::{ModelSettings, ModelToml};
+use crate::config::model::ModelSettings;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::model::onnx::OnnxModel;
 use crate::model::Model;
+pub use live::{IndexEntry, Live};
+pub use scan::Fingerprint;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Load generations are unique per process, so a reloaded model never shares cache
 /// keys with its predecessor.
@@ -36,13 +51,81 @@ pub struct Servable {
     pub lookups: crate::metrics::Lookups,
     /// Drift counters, when the version folder has a `baseline.json`.
     pub monitor: Option<Arc<crate::monitoring::Monitor>>,
+    /// The files it was loaded from, as scanned; `None` when built in memory.
+    pub fingerprint: Option<Fingerprint>,
 }
 
-/// All versions of one model, and the versions that failed to load.
-#[derive(Default)]
+impl Servable {
+    /// Starts the version's batcher and registers its metrics.
+    fn start(
+        (name, version): (&str, u64),
+        model: Arc<dyn Model>,
+        settings: ModelSettings,
+        metrics: &Metrics,
+        monitor: Option<Arc<crate::monitoring::Monitor>>,
+        fingerprint: Option<Fingerprint>,
+    ) -> Servable {
+        let labels = Labels {
+            model: name.to_string(),
+            version: version.to_string(),
+        };
+        let batcher = Batcher::start(
+            model.clone(),
+            &settings.batching,
+            settings.workers,
+            metrics.clone(),
+            labels.clone(),
+        );
+        Servable {
+            lookups: metrics.register_model(&labels.model, &labels.version),
+            name: name.to_string(),
+            version,
+            model,
+            settings,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            batcher,
+            monitor,
+            fingerprint,
+        }
+    }
+}
+
+/// Why a version is not serving, and the files and settings that failed, so the
+/// same failure is not retried on every poll.
+#[derive(Clone, PartialEq)]
+struct Failure {
+    reason: String,
+    fingerprint: Option<Fingerprint>,
+    settings: Option<ModelSettings>,
+}
+
+/// What one model has: versions serving, versions that failed, labels.
+#[derive(Default, Clone)]
 struct Versions {
     loaded: BTreeMap<u64, Arc<Servable>>,
-    failed: BTreeMap<u64, String>,
+    failed: BTreeMap<u64, Failure>,
+    labels: BTreeMap<String, u64>,
+    /// Unloaded through the admin API: polling leaves it unloaded until a `load`.
+    unloaded: bool,
+    /// Why `model.toml` cannot be read now (the versions serving keep their settings).
+    problem: Option<String>,
+}
+
+impl Versions {
+    /// Whether `other` serves the same things the same way (same loads, failures,
+    /// labels), so swapping it in would change nothing.
+    fn same_as(&self, other: &Versions) -> bool {
+        self.loaded.len() == other.loaded.len()
+            && self
+                .loaded
+                .iter()
+                .zip(&other.loaded)
+                .all(|((a, x), (b, y))| a == b && Arc::ptr_eq(x, y))
+            && self.failed == other.failed
+            && self.labels == other.labels
+            && self.unloaded == other.unloaded
+            && self.problem == other.problem
+    }
 }
 
 /// A model's versions as reported by the status endpoints.
@@ -50,69 +133,35 @@ struct Versions {
 pub struct VersionList {
     /// Servable versions, oldest first.
     pub loaded: Vec<Arc<Servable>>,
-    /// Versions that failed to load, with the reason.
+    /// Versions that failed to load and serve no older copy, with the reason.
     pub failed: Vec<(u64, String)>,
 }
 
-/// Everything servable, by model name.
-#[derive(Default)]
+/// Everything servable, by model name: one consistent view.
+#[derive(Default, Clone)]
 pub struct Repository {
     models: BTreeMap<String, Versions>,
-}
-
-/// A model version found on disk.
-struct Found {
-    name: String,
-    version: u64,
-    path: PathBuf,
-    settings: Result<ModelSettings, String>,
 }
 
 impl Repository {
     /// Scans and loads the repository; fails only if the default model cannot serve.
     pub async fn load(config: &Config, metrics: &Metrics) -> Result<Repository, String> {
-        let found = scan(&config.model_repository, config)?;
-        let mut repo = Repository::default();
-        let loads = found.into_iter().map(|f| {
-            tokio::task::spawn_blocking(move || {
-                let started = Instant::now();
-                let model = f.settings.clone().and_then(|_| OnnxModel::load(&f.path));
-                (f, model, started.elapsed())
-            })
+        let dirs = scan::scan(&config.model_repository, config)?;
+        let loader = reload::Loader { config, metrics };
+        let none = Versions::default();
+        // Models load side by side at start-up (each one's versions in turn): the
+        // two-copies bound of a reload only matters once a copy is serving.
+        let loads = dirs.into_iter().map(|(name, dir)| {
+            let (loader, none) = (&loader, &none);
+            async move {
+                let versions = loader.reconcile(&name, none, Some(dir), false).await;
+                (name, versions)
+            }
         });
-        for handle in loads.collect::<Vec<_>>() {
-            let (found, model, took) = handle.await.map_err(|e| e.to_string())?;
-            let result = model.and_then(|m| Ok((m, found.settings.clone()?)));
-            match result {
-                Ok((model, settings)) => {
-                    tracing::info!(model = %found.name, version = found.version, seconds = took.as_secs_f64(), "model loaded");
-                    metrics
-                        .model_load_duration
-                        .with_label_values(&[&found.name, &found.version.to_string()])
-                        .set(took.as_secs_f64());
-                    let monitor = crate::monitoring::attach(
-                        (&found.name, found.version),
-                        found.path.parent().unwrap_or(Path::new(".")),
-                        model.signature(),
-                        settings.feature_names.as_deref(),
-                        &config.monitoring,
-                        metrics,
-                    );
-                    let model = Arc::new(model);
-                    repo.add(
-                        &found.name,
-                        found.version,
-                        model,
-                        settings,
-                        metrics,
-                        monitor,
-                    );
-                }
-                Err(reason) => {
-                    tracing::error!(model = %found.name, version = found.version, reason = %reason, "model failed to load");
-                    let entry = repo.models.entry(found.name).or_default();
-                    entry.failed.insert(found.version, reason);
-                }
+        let mut repo = Repository::default();
+        for (name, versions) in futures::future::join_all(loads).await {
+            if let Some(versions) = versions {
+                repo.models.insert(name, versions);
             }
         }
         repo.check_default(&config.default_model)?;
@@ -128,43 +177,17 @@ impl Repository {
         settings: ModelSettings,
         metrics: &Metrics,
     ) {
-        self.add(name, version, model, settings, metrics, None);
-    }
-
-    fn add(
-        &mut self,
-        name: &str,
-        version: u64,
-        model: Arc<dyn Model>,
-        settings: ModelSettings,
-        metrics: &Metrics,
-        monitor: Option<Arc<crate::monitoring::Monitor>>,
-    ) {
-        let labels = Labels {
-            model: name.to_string(),
-            version: version.to_string(),
-        };
-        let batcher = Batcher::start(
-            model.clone(),
-            &settings.batching,
-            settings.workers,
-            metrics.clone(),
-            labels.clone(),
-        );
-        let lookups = metrics.register_model(&labels.model, &labels.version);
-        let servable = Servable {
-            lookups,
-            name: name.to_string(),
-            version,
-            model,
-            settings,
-            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
-            batcher,
-            monitor,
-        };
+        let servable = Servable::start((name, version), model, settings, metrics, None, None);
         let entry = self.models.entry(name.to_string()).or_default();
         entry.failed.remove(&version);
         entry.loaded.insert(version, Arc::new(servable));
+    }
+
+    /// Points `label` of model `name` at `version` (tests use this path; served
+    /// repositories take labels from `model.toml`).
+    pub fn set_label(&mut self, name: &str, label: &str, version: u64) {
+        let entry = self.models.entry(name.to_string()).or_default();
+        entry.labels.insert(label.to_string(), version);
     }
 
     fn check_default(&self, default: &str) -> Result<(), String> {
@@ -172,7 +195,16 @@ impl Repository {
             Some(v) if !v.loaded.is_empty() => Ok(()),
             Some(v) => Err(format!(
                 "the default model `{default}` failed to load: {}",
-                v.failed.values().cloned().collect::<Vec<_>>().join("; ")
+                match (&v.problem, v.failed.is_empty()) {
+                    (Some(problem), _) => problem.clone(),
+                    (None, true) => "its folder has no <version>/model.onnx".into(),
+                    (None, false) => v
+                        .failed
+                        .values()
+                        .map(|f| f.reason.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }
             )),
             None => Err(format!(
                 "the default model `{default}` is not in the model repository (found: {})",
@@ -181,41 +213,46 @@ impl Repository {
         }
     }
 
-    /// The version asked for, or the newest one.
-    pub fn resolve(&self, name: &str, version: Option<u64>) -> Result<Arc<Servable>, ApiError> {
-        let versions = self.models.get(name).ok_or_else(|| {
+    fn model(&self, name: &str) -> Result<&Versions, ApiError> {
+        self.models.get(name).ok_or_else(|| {
             ApiError::NotFound(format!(
                 "model `{name}` not found; available models: {}",
                 self.names().join(", ")
             ))
-        })?;
+        })
+    }
+
+    /// The version asked for, or the newest one.
+    pub fn resolve(&self, name: &str, version: Option<u64>) -> Result<Arc<Servable>, ApiError> {
+        let versions = self.model(name)?;
         let found = match version {
             Some(v) => versions.loaded.get(&v),
             None => versions.loaded.values().next_back(),
         };
-        found.cloned().ok_or_else(|| match version {
-            Some(v) if versions.failed.contains_key(&v) => ApiError::NotFound(format!(
-                "model `{name}` version {v} failed to load: {}",
-                versions.failed[&v]
-            )),
-            Some(v) => ApiError::NotFound(format!(
-                "model `{name}` has no version {v}; available versions: {}",
-                versions
-                    .loaded
-                    .keys()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            None => ApiError::NotFound(format!(
-                "model `{name}` has no loaded version: {}",
-                versions
-                    .failed
-                    .iter()
-                    .map(|(v, why)| format!("version {v} failed to load: {why}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )),
+        found
+            .cloned()
+            .ok_or_else(|| not_serving(name, version, versions))
+    }
+
+    /// The version `label` points at.
+    pub fn resolve_label(&self, name: &str, label: &str) -> Result<Arc<Servable>, ApiError> {
+        let versions = self.model(name)?;
+        let Some(&version) = versions.labels.get(label) else {
+            let known: Vec<&str> = versions.labels.keys().map(String::as_str).collect();
+            return Err(ApiError::NotFound(format!(
+                "model `{name}` has no label `{label}`; its labels: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        versions.loaded.get(&version).cloned().ok_or_else(|| {
+            let why = not_serving(name, Some(version), versions);
+            ApiError::NotFound(format!(
+                "label `{label}` points at version {version}, which is not serving: {why}"
+            ))
         })
     }
 
@@ -229,7 +266,12 @@ impl Repository {
         let v = self.models.get(name)?;
         Some(VersionList {
             loaded: v.loaded.values().cloned().collect(),
-            failed: v.failed.iter().map(|(k, r)| (*k, r.clone())).collect(),
+            failed: v
+                .failed
+                .iter()
+                .filter(|(k, _)| !v.loaded.contains_key(k))
+                .map(|(k, f)| (*k, f.reason.clone()))
+                .collect(),
         })
     }
 
@@ -239,49 +281,31 @@ impl Repository {
     }
 }
 
-/// Lists every `<model>/<version>/model.onnx` under `root`, with its settings.
-fn scan(root: &Path, config: &Config) -> Result<Vec<Found>, String> {
-    let entries = std::fs::read_dir(root)
-        .map_err(|e| format!("cannot read model_repository {}: {e}", root.display()))?;
-    let mut found = Vec::new();
-    for model_dir in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
-        let Some(name) = model_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let settings = model_settings(&model_dir, config);
-        for version_dir in std::fs::read_dir(&model_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let path = version_dir.path().join("model.onnx");
-            let version = version_dir
-                .file_name()
-                .to_str()
-                .and_then(|v| v.parse::<u64>().ok());
-            if let (Some(version), true) = (version, path.is_file()) {
-                found.push(Found {
-                    name: name.clone(),
-                    version,
-                    path,
-                    settings: settings.clone(),
-                });
-            }
+/// The 404 for a model that has no servable `version` (or none at all).
+fn not_serving(name: &str, version: Option<u64>, versions: &Versions) -> ApiError {
+    let list = |keys: Vec<String>| keys.join(", ");
+    ApiError::NotFound(match version {
+        Some(v) if versions.failed.contains_key(&v) => format!(
+            "model `{name}` version {v} failed to load: {}",
+            versions.failed[&v].reason
+        ),
+        Some(v) => format!(
+            "model `{name}` has no version {v}; available versions: {}",
+            list(versions.loaded.keys().map(u64::to_string).collect())
+        ),
+        None if versions.unloaded => {
+            format!("model `{name}` is unloaded (admin API); load it to serve it again")
         }
-    }
-    Ok(found)
-}
-
-fn model_settings(model_dir: &Path, config: &Config) -> Result<ModelSettings, String> {
-    let path = model_dir.join("model.toml");
-    let toml = match std::fs::read_to_string(&path) {
-        Ok(text) => ModelToml::parse(&text, &path.display().to_string())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ModelToml::default(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    toml.resolve(config)
+        None => format!(
+            "model `{name}` has no loaded version: {}",
+            list(
+                versions
+                    .failed
+                    .iter()
+                    .map(|(v, f)| format!("version {v} failed to load: {}", f.reason))
+                    .chain(versions.problem.clone())
+                    .collect()
+            )
+        ),
+    })
 }

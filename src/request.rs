@@ -50,8 +50,10 @@ pub enum InputData {
 pub struct InferRequest {
     /// Model name; `None` = the default model.
     pub model: Option<String>,
-    /// Version; `None` = the newest.
+    /// Version; `None` = the newest (or the labelled one).
     pub version: Option<u64>,
+    /// Version label (`stable`, `canary`) from `model.toml`, instead of a number.
+    pub label: Option<String>,
     /// Inputs as given.
     pub inputs: Vec<InputTensor>,
     /// Outputs to return; `None` = all.

@@ -239,7 +239,11 @@ async fn a_reloaded_model_never_sees_old_entries() {
     let old_state = &app.state;
     let state = inferd::http::AppState::new(inferd::http::Shared {
         inference: inferd::inference::Inference {
-            repository: Arc::new(repo),
+            repository: Arc::new(inferd::repository::Live::new(
+                Arc::new(repo),
+                &config,
+                &app.metrics,
+            )),
             ..old_state.inference.clone()
         },
         metrics: old_state.metrics.clone(),
@@ -247,6 +251,7 @@ async fn a_reloaded_model_never_sees_old_entries() {
         max_body_bytes: old_state.max_body_bytes,
         request_log: old_state.request_log,
         intake: old_state.intake.clone(),
+        admin: old_state.admin.clone(),
     });
     let reloaded = TestApp {
         router: inferd::http::router(state.clone()),

@@ -211,11 +211,7 @@ async fn wrong_content_type_is_415() {
 
 #[tokio::test]
 async fn queue_full_is_503_with_retry_after() {
-    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
-    let model = Arc::new(model);
-    let app = app_with(vec![("slow", 1, model.clone())], |c| {
-        c.default_model = "slow".into();
-        c.workers = 1;
+    let (app, model, gate) = slow_app(|c| {
         c.batching.max_batch_size = 1;
         c.batching.queue_capacity = 1;
     });
@@ -285,11 +281,7 @@ async fn draining_is_503_with_retry_after() {
 
 #[tokio::test]
 async fn deadline_passed_is_504() {
-    let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
-    let model = Arc::new(model);
-    let app = app_with(vec![("slow", 1, model.clone())], |c| {
-        c.default_model = "slow".into();
-        c.workers = 1;
+    let (app, _, gate) = slow_app(|c| {
         c.request_timeout = Duration::from_millis(200);
     });
     let a = post(&app, "/predict", &json!({ "instances": [[1.0, 2.0]] })).await;

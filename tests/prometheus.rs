@@ -240,18 +240,52 @@ fn free_port() -> u16 {
 /// Debian's `prometheus` binary: `None` (the caller skips, saying so) on a machine
 /// without it, a failure under CI, where `.ci/run` installs it.
 fn prometheus_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
+    find_prometheus(
+        &std::env::var_os("PATH").unwrap_or_default(),
+        std::env::var("CI").ok().as_deref(),
+    )
+}
+
+/// `prometheus` on `path`; missing, a panic when `ci` says this is CI (any value
+/// but empty, `0`, `false` or `no`: CI services spell it `true` or `1`), so a
+/// missing install step fails the run instead of skipping these tests.
+fn find_prometheus(path: &std::ffi::OsStr, ci: Option<&str>) -> Option<PathBuf> {
+    let found = std::env::split_paths(path)
         .map(|dir| dir.join("prometheus"))
         .find(|candidate| candidate.is_file());
+    let under_ci = ci.is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no"
+        )
+    });
     if found.is_none() {
         assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "Debian's prometheus package is not installed, and CI=true: .ci/run must install it"
+            !under_ci,
+            "Debian's prometheus package is not installed, and CI={}: .ci/run must install it",
+            ci.unwrap_or_default()
         );
         eprintln!("skipping: Debian's prometheus package is not installed; .ci/run installs it");
     }
     found
+}
+
+#[test]
+fn a_missing_prometheus_fails_under_ci_and_is_skipped_only_outside_it() {
+    let empty = TempDir::new("no-prometheus");
+    let path = empty.0.as_os_str();
+    for ci in ["true", "TRUE", "1", "yes"] {
+        let outcome = std::panic::catch_unwind(|| find_prometheus(path, Some(ci)));
+        assert!(outcome.is_err(), "CI={ci} must fail, not skip");
+    }
+    for ci in [None, Some(""), Some("0"), Some("false")] {
+        assert_eq!(find_prometheus(path, ci), None, "CI={ci:?} skips");
+    }
+    std::fs::write(empty.0.join("prometheus"), "").unwrap();
+    assert_eq!(
+        find_prometheus(path, Some("true")),
+        Some(empty.0.join("prometheus"))
+    );
 }
 
 /// Starts inferd on a loopback port, serving the bundled models with `dense-net` as

@@ -1,4 +1,5 @@
-//! Loading the model repository: versions, failures reported by name and reason,
+//! Loading the model repository: versions (every one, with `version_policy = "all"`),
+//! failures reported by name and reason,
 //! per-model settings, and start-up refusing a default model that cannot load.
 
 mod common;
@@ -22,7 +23,7 @@ fn scratch_repo(name: &str) -> PathBuf {
     }
     std::fs::write(
         root.join("forecaster/model.toml"),
-        "[batching]\nmax_batch_size = 8\n",
+        "version_policy = \"all\"\n[batching]\nmax_batch_size = 8\n",
     )
     .unwrap();
     let broken = root.join("broken/1");

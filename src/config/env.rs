@@ -27,6 +27,12 @@ pub(super) fn split(env: &[(String, String)]) -> EnvKeys {
             continue;
         };
         let path = rest.to_lowercase().replace("__", ".");
+        // Deeper than any key: it names none, and building its tables would nest
+        // one per part.
+        if path.split('.').count() > super::MAX_DEPTH {
+            keys.ignored.push(name.clone());
+            continue;
+        }
         let value = super::scalar(text);
         if names_a_key(&path, &value) {
             keys.known.push((name.clone(), path, value));

@@ -2,6 +2,7 @@
 
 use super::{units, BatchingConfig, CacheConfig, Config, Granularity};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What `model.toml` may override; anything absent falls back to the global value.
@@ -18,6 +19,56 @@ pub struct ModelToml {
     pub batching: BatchingOverride,
     /// Names of the input's columns, for drift monitoring (default `f0`, `f1`, ...).
     pub feature_names: Option<Vec<String>>,
+    /// Which versions on disk are served.
+    pub version_policy: VersionPolicy,
+    /// Names for versions (`stable = 1`), served at the label routes; a labelled
+    /// version is served whatever the policy says.
+    pub labels: BTreeMap<String, u64>,
+}
+
+/// `version_policy` (README "Model lifecycle"): `"latest"` (the default), `"all"`,
+/// `{ latest = N }` or `{ specific = [1, 3] }`. "Latest" counts versions that load:
+/// a newer version that fails to load leaves the one before it serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionPolicy {
+    /// The N highest version numbers that load.
+    Latest(usize),
+    /// Every version on disk.
+    All,
+    /// These versions, where they are on disk.
+    Specific(Vec<u64>),
+}
+
+impl Default for VersionPolicy {
+    fn default() -> VersionPolicy {
+        VersionPolicy::Latest(1)
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<VersionPolicy, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Latest { latest: usize },
+            Specific { specific: Vec<u64> },
+        }
+        let expected = "expected \"latest\", \"all\", { latest = N } or { specific = [versions] }";
+        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(expected))? {
+            Raw::Word(w) if w == "latest" => Ok(VersionPolicy::Latest(1)),
+            Raw::Word(w) if w == "all" => Ok(VersionPolicy::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!("{expected}, not {w:?}"))),
+            Raw::Latest { latest: 0 } => Err(serde::de::Error::custom(
+                "latest = 0 would serve nothing; expected 1 or more",
+            )),
+            Raw::Latest { latest } => Ok(VersionPolicy::Latest(latest)),
+            Raw::Specific { specific } if specific.is_empty() => Err(serde::de::Error::custom(
+                "specific = [] would serve nothing; list at least one version",
+            )),
+            Raw::Specific { specific } => Ok(VersionPolicy::Specific(specific)),
+        }
+    }
 }
 
 /// `[cache]` in `model.toml`; the byte bound stays global because the cache is shared.
@@ -64,6 +115,7 @@ pub struct ModelSettings {
 impl ModelToml {
     /// Parses `model.toml` text; `name` is used in the error.
     pub fn parse(text: &str, name: &str) -> Result<ModelToml, String> {
+        super::check_depth(text, name)?;
         let table: toml::Table = text
             .parse()
             .map_err(|e| format!("{name} is not valid TOML: {e}"))?;
@@ -74,6 +126,31 @@ impl ModelToml {
                 super::plain(e.inner())
             )
         })
+    }
+
+    /// Reads `<model_dir>/model.toml`; a folder without one gets the defaults.
+    pub fn read(model_dir: &std::path::Path) -> Result<ModelToml, String> {
+        let path = model_dir.join("model.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => ModelToml::parse(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ModelToml::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Checks what types alone cannot say about the model-level keys.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+        match self
+            .labels
+            .keys()
+            .find(|l| l.is_empty() || !l.chars().all(plain))
+        {
+            Some(bad) => Err(format!(
+                "invalid label {bad:?} in {name}: labels are letters, digits, '_', '-' and '.'"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Layers these overrides on the global configuration.

@@ -21,8 +21,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// What bounds the work and memory of reading and decoding bodies.
 #[derive(Clone)]
 pub struct Intake {
-    /// Rows, numbers and names one body may hold, checked while it is parsed.
-    pub limits: Limits,
     /// Kibibytes of bodies that may be held (read, decoded, or waiting as raw
     /// tensors) at once (`http.decode_budget`); past it, 503.
     pub budget: Arc<Semaphore>,
@@ -34,11 +32,10 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// The bounds of `[http]` with the given decode limits.
-    pub fn new(http: &HttpConfig, limits: Limits) -> Intake {
+    /// The bounds of `[http]`.
+    pub fn new(http: &HttpConfig) -> Intake {
         let kib = usize::try_from(http.decode_budget.div_ceil(1024)).unwrap_or(usize::MAX);
         Intake {
-            limits,
             budget: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
             body_read_timeout: http.body_read_timeout,
             header_read_timeout: http.header_read_timeout,
@@ -125,7 +122,8 @@ async fn read_body(req: Request, state: &AppState) -> Result<Received, ApiError>
     })??;
     Ok(Received {
         bytes,
-        limits: intake.limits,
+        // Rows, numbers and names one body may hold, for the models served now.
+        limits: state.inference.repository.limits(),
     })
 }
 

@@ -36,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v2/models/{m}/versions/{v}/ready", get(version_ready))
         .route("/v2/models/{m}/infer", post(infer))
         .route("/v2/models/{m}/versions/{v}/infer", post(version_infer))
+        .route("/v2/models/{m}/labels/{l}/infer", post(label_infer))
 }
 
 /// KServe's V1 liveness (`GET /`), which the KServe SDK's `is_server_live` calls.
@@ -173,7 +174,15 @@ async fn infer(
     Path(m): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    run(s, m, None, req).await
+    run(s, m, (None, None), req).await
+}
+
+async fn label_infer(
+    State(s): State<AppState>,
+    Path((m, l)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    run(s, m, (None, Some(l)), req).await
 }
 
 async fn version_infer(
@@ -182,13 +191,13 @@ async fn version_infer(
     req: Request,
 ) -> Result<Response, ApiError> {
     let version = version_number(&v)?;
-    run(s, m, Some(version), req).await
+    run(s, m, (Some(version), None), req).await
 }
 
 async fn run(
     state: AppState,
     model: String,
-    version: Option<u64>,
+    (version, label): (Option<u64>, Option<String>),
     req: Request,
 ) -> Result<Response, ApiError> {
     let headers = req.headers();
@@ -224,11 +233,12 @@ async fn run(
     let request: V2Request = parse(&body)?;
     let mut wanted = request.wanted()?;
     let classifies = wanted.modes.iter().any(|m| m.classification.is_some());
-    let batched = classifies && is_batched(&state, &model, version)?;
+    let batched = classifies && is_batched(&state, &model, version, label.as_deref())?;
     let id = request.id.clone();
     let infer = InferRequest {
         model: Some(model),
         version,
+        label,
         inputs: wire::inputs(request.inputs, binary)?,
         outputs: wanted.names.take(),
         cache: policy,
@@ -251,8 +261,16 @@ async fn run(
 
 /// Whether the model's first dimension is rows, which decides classification's shape
 /// (per row for batched models, over the whole output otherwise, as in Triton).
-fn is_batched(state: &AppState, model: &str, version: Option<u64>) -> Result<bool, ApiError> {
-    let servable = state.inference.repository.resolve(model, version)?;
+fn is_batched(
+    state: &AppState,
+    model: &str,
+    version: Option<u64>,
+    label: Option<&str>,
+) -> Result<bool, ApiError> {
+    let servable = state
+        .inference
+        .repository
+        .resolve_for(model, version, label)?;
     Ok(servable.model.signature().is_batched())
 }
 

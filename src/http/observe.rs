@@ -1,7 +1,8 @@
-//! What every request gets on its way in and out: a request id (echoed or made), a
-//! span carrying it so anything logged while serving the request can be found by that
-//! id, a panic guard that turns a handler's panic into a logged 500, one log line,
-//! and the HTTP metrics. The guard sits inside the bookkeeping so a panic is counted
+//! What every request gets on its way in and out: a request id (echoed or made),
+//! carried beside the request's future so anything logged while serving the request
+//! can be found by that id (`crate::logs::request`, cheaper than a span), a panic
+//! guard that turns a handler's panic into a logged 500, one log line, and the HTTP
+//! metrics. The guard sits inside the bookkeeping so a panic is counted
 //! and logged like any other 500.
 //!
 //! A hand-written layer rather than `axum::middleware::from_fn`: that one clones the
@@ -11,6 +12,7 @@
 use super::{names, REQUEST_ID};
 use crate::config::RequestLog;
 use crate::error::ApiError;
+use crate::logs::request as request_log;
 use crate::metrics::{Metrics, UNKNOWN_MODEL};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -24,9 +26,8 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
-use tracing::instrument::Instrumented;
-use tracing::Instrument;
 
 /// The route template a handler reports when the router's own match is a wildcard
 /// (TF Serving's `:predict` suffix), so the `route` label stays bounded.
@@ -132,18 +133,15 @@ where
             Some(id) => id.clone(),
             None => new_request_id(),
         };
-        let span = match id.to_str() {
-            Ok(id) => tracing::info_span!("request", id = %id),
-            Err(_) => tracing::info_span!("request"),
-        };
         // The path is only for the log line: not copied when nothing would log it.
-        let logged = !span.is_disabled() && self.endpoint.requests != RequestLog::Off;
+        let logged =
+            self.endpoint.requests != RequestLog::Off && tracing::enabled!(tracing::Level::INFO);
         let uri = logged.then(|| req.uri().clone());
         let method = req.method().clone();
         let matched = req.extensions().get::<MatchedPath>().cloned();
         self.endpoint.metrics.inflight.inc();
         Observed {
-            inner: self.inner.call(req).instrument(span),
+            inner: request_log::scope(id.clone(), self.inner.call(req)),
             seen: Seen {
                 started,
                 id,
@@ -160,7 +158,7 @@ pin_project! {
     /// The route's future, then the bookkeeping once it answers.
     pub(super) struct Observed<F> {
         #[pin]
-        inner: Instrumented<F>,
+        inner: TaskLocalFuture<HeaderValue, F>,
         seen: Seen,
     }
 }
@@ -196,7 +194,9 @@ where
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result?,
             // Never polled again: this poll returns `Ready`.
-            Err(payload) => this.inner.span().in_scope(|| panicked(payload.as_ref())),
+            Err(payload) => {
+                request_log::sync_scope(this.seen.id.clone(), || panicked(payload.as_ref()))
+            }
         };
         let seen = &*this.seen;
         let route = match (response.extensions().get::<RouteLabel>(), &seen.matched) {
@@ -223,7 +223,7 @@ where
             // Where the time went, so a slow request's line says whether it queued or
             // computed (the handlers' timing headers; absent on errors).
             let micros = |name: &HeaderName| header_u64(response.headers(), name);
-            this.inner.span().in_scope(|| {
+            request_log::sync_scope(seen.id.clone(), || {
                 tracing::info!(
                     method = %seen.method,
                     route = %route,

@@ -17,5 +17,5 @@ pub(super) async fn predict(
     drop(bytes); // its share of http.decode_budget goes back once decoded
     let model = body.model.take();
     let version = body.version.take().map(|v| v.number()).transpose()?;
-    answer(&state, model, version, body, policy).await
+    answer(&state, model, (version, None), body, policy).await
 }

@@ -6,7 +6,6 @@ use crate::config::Config;
 use crate::repository::Repository;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use std::sync::{Arc as StdArc, Mutex};
 use tower::ServiceExt;
 
 fn state() -> AppState {
@@ -110,28 +109,14 @@ async fn every_answer_is_counted_under_its_own_route_method_and_status() {
     assert_eq!(latencies("/b"), 5);
 }
 
-/// Collects what the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(StdArc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_log_line_carries_the_request_id_route_status_and_timing() {
-    let captured = Captured::default();
-    let writer = captured.clone();
+    let captured = crate::testing::LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(captured.clone())
+        .map_event_format(crate::logs::request::WithRequestId)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -139,6 +124,8 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
             .unwrap();
         runtime.block_on(async {
             let timed = || async {
+                tokio::task::yield_now().await;
+                tracing::info!("inside the handler");
                 let answer = crate::request::InferResponse {
                     model: "m".into(),
                     version: 3,
@@ -160,7 +147,12 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
             assert_eq!(response.headers()[REQUEST_ID], "abc-123");
         });
     });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
+    let inside = text
+        .lines()
+        .find(|l| l.contains("inside the handler"))
+        .unwrap_or_else(|| panic!("no handler line in {text:?}"));
+    assert!(inside.contains("request{id=abc-123}"), "{inside:?}");
     let line = text
         .lines()
         .find(|l| l.contains("route=/t"))
@@ -179,12 +171,11 @@ fn the_log_line_carries_the_request_id_route_status_and_timing() {
 
 /// The request lines a router writes for one 200 and one 404, with `log.requests` set.
 fn request_lines(requests: crate::config::RequestLog) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
+    let captured = crate::testing::LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(captured.clone())
         .finish();
     let mut config = Config::default();
     config.log.requests = requests;
@@ -202,7 +193,7 @@ fn request_lines(requests: crate::config::RequestLog) -> String {
             }
         });
     });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     text.lines()
         .filter(|l| l.contains(" request "))
         .map(|l| format!("{l}\n"))

@@ -23,6 +23,8 @@ const SIGNATURE: &str = "serving_default";
 struct TfPath {
     model: String,
     version: Option<u64>,
+    /// `/labels/{l}`: a version label from `model.toml`, instead of a number.
+    version_label: Option<String>,
     verb: Option<String>,
     /// Ends in `/metadata` (model metadata rather than status).
     metadata: bool,
@@ -39,12 +41,13 @@ impl TfPath {
         if metadata {
             parts.pop();
         }
-        let (model, version) = match parts.as_slice() {
-            [m] => (*m, None),
-            [m, "versions", v] => (*m, Some(*v)),
+        let (model, version, version_label) = match parts.as_slice() {
+            [m] => (*m, None, None),
+            [m, "versions", v] => (*m, Some(*v), None),
+            [m, "labels", l] => (*m, None, Some(l.to_string())),
             _ => {
                 return Err(ApiError::NotFound(format!(
-                    "no route for /v1/models/{rest}; expected /v1/models/{{model}}[/versions/{{version}}][:predict|/metadata]"
+                    "no route for /v1/models/{rest}; expected /v1/models/{{model}}[/versions/{{version}}|/labels/{{label}}][:predict|/metadata]"
                 )))
             }
         };
@@ -52,12 +55,20 @@ impl TfPath {
         Ok(TfPath {
             model: model.to_string(),
             version,
+            version_label,
             verb,
             metadata,
         })
     }
 
     fn label(&self) -> &'static str {
+        if self.version_label.is_some() {
+            return match (self.metadata, self.verb.is_some()) {
+                (true, _) => "/v1/models/{m}/labels/{l}/metadata",
+                (false, true) => "/v1/models/{m}/labels/{l}:predict",
+                (false, false) => "/v1/models/{m}/labels/{l}",
+            };
+        }
         if self.metadata {
             return match self.version {
                 None => "/v1/models/{m}/metadata",
@@ -70,6 +81,18 @@ impl TfPath {
             (false, false) => "/v1/models/{m}",
             (true, false) => "/v1/models/{m}/versions/{v}",
         }
+    }
+
+    /// The version a label stands for, resolved now (status and metadata routes).
+    fn resolve_label(mut self, state: &AppState) -> Result<TfPath, ApiError> {
+        if let Some(label) = self.version_label.take() {
+            let servable = state
+                .inference
+                .repository
+                .resolve_label(&self.model, &label)?;
+            self.version = Some(servable.version);
+        }
+        Ok(self)
     }
 }
 
@@ -120,14 +143,15 @@ async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Re
             "`model` and `version` belong in the URL on this route, not in the body",
         ));
     }
-    answer(&state, Some(path.model), path.version, body, policy).await
+    let version = (path.version, path.version_label);
+    answer(&state, Some(path.model), version, body, policy).await
 }
 
 /// Runs a TF-format body and answers in the same format (shared with `/predict`).
 pub(super) async fn answer(
     state: &AppState,
     model: Option<String>,
-    version: Option<u64>,
+    (version, label): (Option<u64>, Option<String>),
     body: TfBody,
     cache: CachePolicy,
 ) -> Result<Response, ApiError> {
@@ -154,6 +178,7 @@ pub(super) async fn answer(
     let req = InferRequest {
         model,
         version,
+        label,
         inputs: tensors.into_inputs(),
         outputs: None,
         cache,
@@ -171,6 +196,7 @@ pub(super) async fn answer(
 pub(super) async fn status(State(state): State<AppState>, Path(rest): Path<String>) -> Response {
     let result = TfPath::parse(&rest).and_then(|path| {
         let label = path.label();
+        let path = path.resolve_label(&state)?;
         if path.verb.is_some() {
             return Err(ApiError::MethodNotAllowed(format!(
                 "GET is not allowed on /v1/models/{rest}; use POST"

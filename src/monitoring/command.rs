@@ -5,46 +5,32 @@ use super::baseline::{Baseline, FeatureBaseline};
 use super::columns::{columns, Column};
 use super::csv::{self, Table};
 use super::BASELINE_FILE;
-use crate::config::model::ModelToml;
-use crate::model::onnx::OnnxModel;
+use crate::model::local::ModelArgs;
 use crate::model::Model;
 use crate::tensor::{DataType, Tensor};
 use bytes::Bytes;
-use clap::Parser;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Rows per model run while computing the outputs' baseline.
 const CHUNK_ROWS: usize = 4096;
 
 /// Make `baseline.json` for a model version from its training data.
-#[derive(Parser, Debug)]
-#[command(name = "inferd baseline", bin_name = "inferd baseline")]
+/// Exit code 0 written, 1 refused (one sentence on stderr, baseline.json
+/// untouched), 2 bad arguments.
+#[derive(clap::Args, Debug, Clone)]
 pub struct BaselineArgs {
-    /// Folder of models: <model>/<version>/model.onnx.
-    #[arg(long)]
-    pub model_repository: PathBuf,
-    /// Model name (its folder).
-    #[arg(long)]
-    pub model: String,
-    /// Version number; default the newest.
-    #[arg(long)]
-    pub version: Option<u64>,
-    /// Training data: CSV with a header line, one column per input feature.
-    #[arg(long)]
+    /// The model version to run.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Training data, one column per input feature, every value a finite number:
+    /// CSV with a header line, or Parquet (told apart by the file's first bytes).
+    #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
 }
 
-/// Runs the subcommand on `args` (the first being the subcommand's name) and
-/// returns the process's exit code: 0 written, 1 refused, 2 bad arguments.
-pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
-    let args = match BaselineArgs::try_parse_from(args) {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return e.exit_code();
-        }
-    };
-    match run(&args) {
+/// Runs the subcommand and returns the process's exit code.
+pub fn main(args: &BaselineArgs) -> i32 {
+    match run(args) {
         Ok(path) => {
             eprintln!("inferd baseline: wrote {}", path.display());
             0
@@ -58,45 +44,27 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
 
 /// Makes and writes the baseline; returns the file written.
 pub fn run(args: &BaselineArgs) -> Result<PathBuf, String> {
-    let model_dir = args.model_repository.join(&args.model);
-    let version = match args.version {
-        Some(v) => v,
-        None => newest_version(&model_dir)?,
-    };
-    let version_dir = model_dir.join(version.to_string());
-    let toml_path = model_dir.join("model.toml");
-    let toml = match std::fs::read_to_string(&toml_path) {
-        Ok(text) => ModelToml::parse(&text, &toml_path.display().to_string())?,
-        Err(_) => ModelToml::default(),
-    };
-    let model = OnnxModel::load(&version_dir.join("model.onnx"))?;
+    let local = args.model.load()?;
     let file = args.data.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.data).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let table = csv::parse(&text, &file)?;
+    let table = if super::parquet::is_parquet(&args.data) {
+        super::parquet::read(&args.data, &file)?
+    } else {
+        let text =
+            std::fs::read_to_string(&args.data).map_err(|e| format!("cannot read {file}: {e}"))?;
+        csv::parse(&text, &file)?
+    };
     let baseline = make(
-        &args.model,
-        version,
-        &model,
-        toml.feature_names.as_deref(),
+        &local.name,
+        local.version,
+        &local.model,
+        local.settings.feature_names.as_deref(),
         &table,
         &file,
     )?;
-    let path = version_dir.join(BASELINE_FILE);
+    let path = local.dir.join(BASELINE_FILE);
     std::fs::write(&path, baseline.to_json())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
-}
-
-fn newest_version(model_dir: &Path) -> Result<u64, String> {
-    let entries = std::fs::read_dir(model_dir)
-        .map_err(|e| format!("cannot read model folder {}: {e}", model_dir.display()))?;
-    entries
-        .flatten()
-        .filter(|e| e.path().join("model.onnx").is_file())
-        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
-        .max()
-        .ok_or_else(|| format!("{} has no <version>/model.onnx", model_dir.display()))
 }
 
 /// The baseline of `model` on `table`: its input columns as given, its output

@@ -20,6 +20,9 @@ use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
 pub mod drift;
+pub mod parquet;
+pub mod schema;
+pub mod scratch;
 
 /// Relative tolerance against onnxruntime, with an absolute floor for values near 0:
 /// tract and onnxruntime sum tree leaves and dot products in different orders, so
@@ -131,6 +134,25 @@ pub fn app_with(
         state,
         metrics,
     }
+}
+
+/// A gated fake model served alone as `slow`, the default model, on one worker,
+/// then `tweak`: each of its runs waits until the returned gate is sent one `()`.
+pub fn slow_app(
+    tweak: impl FnOnce(&mut Config),
+) -> (
+    TestApp,
+    Arc<inferd::testing::FakeModel>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (model, gate) = inferd::testing::FakeModel::new(inferd::testing::Behaviour::Answer).gated();
+    let model = Arc::new(model);
+    let app = app_with(vec![("slow", 1, model.clone())], |c| {
+        c.default_model = "slow".into();
+        c.workers = 1;
+        tweak(c);
+    });
+    (app, model, gate)
 }
 
 /// The bundled models with the default configuration.
