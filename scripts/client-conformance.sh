@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Client conformance: the real KServe SDK, Triton's HTTP client and TF Serving-style
-# `requests` calls (pinned in clients/conformance/requirements.txt) against a live
-# inferd, every answer compared with the bundled models' onnxruntime references.
+# `requests` calls (pinned in clients/conformance/requirements.txt), then PyTriton's
+# ModelClient (clients/pytriton/, its own virtualenv: it needs numpy < 2), against
+# a live inferd, every answer compared with the bundled models' onnxruntime
+# references.
 #
 # Uses target/debug/inferd (built by `cargo test`) unless INFERD_BIN names another
-# binary. The clients live in a virtualenv under target/ (CONFORMANCE_VENV to move
-# it), reinstalled only when the requirements change. Arguments go to pytest
-# (e.g. `-k triton`).
+# binary. Each suite's clients live in a virtualenv under target/, reinstalled only
+# when its requirements change. Arguments go to pytest (e.g. `-k triton`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-suite=clients/conformance
-venv=${CONFORMANCE_VENV:-target/conformance-venv}
 python=${PYTHON:-python3}
 started=$(date +%s)
 
@@ -20,25 +19,40 @@ if [ ! -x "${INFERD_BIN:-target/debug/inferd}" ]; then
     cargo build --bin inferd
 fi
 
-stamp="$venv/.requirements"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$suite/requirements.txt" "$stamp"; then
-    echo "==> installing the pinned clients into $venv"
-    if ! "$python" -m venv "$venv" 2>/dev/null; then
-        # Debian's python3 lacks ensurepip until python3-venv is installed.
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-        "$python" -m venv "$venv"
+# install SUITE VENV: the suite's pinned requirements into VENV, if they changed.
+install() {
+    local suite=$1 venv=$2 stamp="$2/.requirements"
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$suite/requirements.txt" "$stamp"; then
+        echo "==> installing the pinned clients of $suite into $venv"
+        if ! "$python" -m venv "$venv" 2>/dev/null; then
+            # Debian's python3 lacks ensurepip until python3-venv is installed.
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+            "$python" -m venv "$venv"
+        fi
+        "$venv/bin/python" -m pip install -q -r "$suite/requirements.txt"
+        cp "$suite/requirements.txt" "$stamp"
     fi
-    "$venv/bin/python" -m pip install -q -r "$suite/requirements.txt"
-    cp "$suite/requirements.txt" "$stamp"
-fi
+}
 
-echo "==> client conformance (pytest $suite; clients ready after $(( $(date +%s) - started )) s)"
-status=0
-"$venv/bin/python" -m pytest "$suite" -p no:cacheprovider -q -rA "$@" || status=$?
-# pytest's 5 means no test ran: that must fail CI, never pass it.
-if [ "$status" -eq 5 ]; then
-    echo "client-conformance: pytest collected no tests" >&2
-    status=1
-fi
-# Nothing printed after pytest's own summary on success: CI reads its closing line.
-exit "$status"
+# run SUITE VENV [PYTEST ARGS]: fails on a failing test, and on a run that collects
+# no test unless arguments (such as -k) chose the tests.
+run() {
+    local suite=$1 venv=$2 status=0
+    shift 2
+    # Under CI a skipped test fails the run (scripts/pytest_no_skips.py).
+    PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+        "$venv/bin/python" -m pytest "$suite" -p no:cacheprovider -p pytest_no_skips -q -rA "$@" \
+        || status=$?
+    if [ "$status" -eq 5 ]; then
+        [ $# -gt 0 ] && return 0
+        echo "client-conformance: pytest collected no tests in $suite" >&2
+        status=1
+    fi
+    return "$status"
+}
+
+install clients/conformance "${CONFORMANCE_VENV:-target/conformance-venv}"
+install clients/pytriton "${PYTRITON_VENV:-target/pytriton-venv}"
+echo "==> client conformance (clients ready after $(( $(date +%s) - started )) s)"
+run clients/conformance "${CONFORMANCE_VENV:-target/conformance-venv}" "$@"
+run clients/pytriton "${PYTRITON_VENV:-target/pytriton-venv}" "$@"

@@ -41,6 +41,13 @@ export ZIPF_ROWS=${ZIPF_ROWS:-5000} ZIPF_S=${ZIPF_S:-1.0}
 # requests themselves on 2 cores; lifecycle lines stay.
 export LOG_LEVEL=${LOG_LEVEL:-info,inferd::http::observe=warn}
 mkdir -p "$OUT"
+# The replicas serve a copy of models/ from the host (read-only), with the admin
+# API on, so step 5 can add a version without rebuilding anything.
+OVERRIDE=compose.models.yaml
+MODEL_DIR="$(cd "$OUT" && pwd)/models"
+INFERD_ADMIN_TOKEN=${INFERD_ADMIN_TOKEN:-e2e-$(date +%s%N | sha256sum | head -c 24)}
+export MODEL_DIR INFERD_ADMIN_TOKEN
+rm -rf "$MODEL_DIR" && cp -r models "$MODEL_DIR" && chmod -R a+rX "$MODEL_DIR"
 
 # shellcheck source=scripts/fleet-lib.sh
 . scripts/fleet-lib.sh
@@ -52,6 +59,12 @@ teardown() {
     else
         log "tearing down"
         compose logs --no-color >"$OUT/compose.log" 2>&1 || true
+        # HAProxy logs only what went wrong (retries, errors, which server, why):
+        # on a failure its last lines say where the failed requests went.
+        if [ "$rc" != 0 ]; then
+            log "the lb's last log lines:"
+            compose logs --no-color lb 2>&1 | tail -40 >&2 || true
+        fi
         compose down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi
     exit "$rc"
@@ -88,6 +101,22 @@ uids=$(for c in $(replicas); do docker exec "$c" id -u; done | sort -u | xargs)
 [ "$uids" = 10001 ] || die "replicas run as uid(s) $uids, expected 10001"
 echo "RESULT 0 image: 3 replicas healthy by their HEALTHCHECK (inferd healthcheck), uid $uids"
 
+# A replica answering /readyz 200 itself, asked from inside the lb container on
+# the fleet's network. HAProxy 2.6 counts a replica UP as soon as it is back in DNS,
+# before it listens; stopping the next one then would leave two replicas refusing
+# connections, and a key whose two nearest servers on the hash ring are those two
+# has its retries alternate between them (a redispatch avoids only the server
+# tried last). So a rolling restart waits for this, as Kubernetes waits for the
+# readiness probe.
+replica_ready() { # replica_ready CONTAINER
+    local ip status
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1")
+    [ -n "$ip" ] || return 1
+    status=$(docker exec "$(lb_id)" bash -c "exec 3<>/dev/tcp/$ip/8080 &&
+        printf 'GET /readyz HTTP/1.0\r\nHost: inferd\r\n\r\n' >&3 && head -c 12 <&3" 2>/dev/null) || return 1
+    [[ $status =~ ^HTTP/1.[01]\ 200 ]]
+}
+
 # --- 1. a replica killed mid-load ---------------------------------------------------------
 retries_before=$(lb_sum haproxy_backend_retry_warnings_total 'proxy="inferd"')
 redisp_before=$(lb_sum haproxy_backend_redispatch_warnings_total 'proxy="inferd"')
@@ -103,6 +132,7 @@ redisp=$(($(lb_sum haproxy_backend_redispatch_warnings_total 'proxy="inferd"') -
 check_no_failures "replica killed" "$result"
 echo "RESULT 1 replica killed mid-load: requests=$(jq .requests <<<"$result") failed=$(jq .failed <<<"$result") lb_retries=$retries lb_redispatches=$redisp"
 docker start "$victim" >/dev/null
+wait_for 60 "the killed replica ready" replica_ready "$victim"
 wait_for 60 "the killed replica back UP" fleet_ready 3
 
 # --- 2. rolling restart under load ----------------------------------------------------------
@@ -112,6 +142,7 @@ sleep 3
 for c in $(replicas); do
     docker stop -t 30 "$c" >/dev/null    # SIGTERM, then wait for the drain to end
     docker start "$c" >/dev/null
+    wait_for 60 "replica ${c:0:12} ready" replica_ready "$c"
     wait_for 60 "replica ${c:0:12} back UP" fleet_ready 3
     log "restarted replica ${c:0:12}"
 done
@@ -176,4 +207,44 @@ print(f"RESULT 4 fleet metrics: PromQL rate={rate:.1f}/s wrk rate={wrk_rate:.1f}
 sys.exit(0 if rate_ok and p99_ok else 1)
 EOF
 
-echo "fleet-e2e: 5 passed, 0 failed"
+# --- 5. a model version rolled out replica by replica through the admin API -----------------
+# Replicas publish no port: each is called from inside the lb container, on the
+# fleet's own network (bash's /dev/tcp), with the admin token.
+replica_http() { # replica_http CONTAINER PATH BODY: POST, prints the raw response
+    local ip
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1")
+    printf 'POST %s HTTP/1.0\r\nHost: inferd\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+        "$2" "$INFERD_ADMIN_TOKEN" "${#3}" "$3" |
+        docker exec -i "$(lb_id)" bash -c "exec 3<>/dev/tcp/$ip/8080 && cat >&3 && cat <&3"
+}
+ROW='{"instances": [[0.8, -0.3, 1.2, 0.1, -0.5, 0.4, 0.0, 0.9, -1.1, 0.3, 0.2, -0.2, 0.6, -0.7, 0.1, 0.5]]}'
+# (Responses are read whole into a variable before grep: with pipefail, grep -q
+# stopping early would fail the writer with SIGPIPE.)
+from_v2() { grep -qi '^x-inferd-model-version: 2' <<<"$1"; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$LB/v2/repository/index")
+[ "$code" = 401 ] || die "the admin API without a token answered $code, expected 401"
+mkdir "$MODEL_DIR/stock-forecaster/.2"
+cp "$MODEL_DIR/stock-forecaster/1/model.onnx" "$MODEL_DIR/stock-forecaster/.2/"
+chmod -R a+rX "$MODEL_DIR" && mv "$MODEL_DIR/stock-forecaster/.2" "$MODEL_DIR/stock-forecaster/2"
+load_start $((LOAD_S * 2)) model-update
+sleep 3
+updated=0
+for c in $(replicas); do
+    answer=$(replica_http "$c" /v2/repository/models/stock-forecaster/load '')
+    grep -q '^HTTP/1.[01] 200 ' <<<"$answer" || die "admin load on replica ${c:0:12}: $answer"
+    answer=$(replica_http "$c" /predict "$ROW")
+    from_v2 "$answer" || die "replica ${c:0:12} does not answer from version 2 after its load: $answer"
+    updated=$((updated + 1))
+    log "replica ${c:0:12} serves version 2 ($updated updated)"
+    sleep 2
+done
+load_wait model-update
+result=$(load_result model-update)
+check_no_failures "model update" "$result"
+for _ in $(seq 20); do
+    answer=$(curl -fsS -D - -o /dev/null "$LB/predict" -H 'content-type: application/json' -d "$ROW")
+    from_v2 "$answer" || die "an answer through the lb did not come from version 2: $answer"
+done
+echo "RESULT 5 rolling model update through the admin API: $updated replicas moved to version 2 one at a time under load; requests=$(jq .requests <<<"$result") failed=$(jq .failed <<<"$result"); 20 of 20 answers through the lb from version 2"
+
+echo "fleet-e2e: 6 passed, 0 failed"

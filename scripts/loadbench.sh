@@ -11,6 +11,7 @@
 #   3. V2 JSON and V2 binary 64-row batches on dense-net, against in-process rows/s
 #   4. dense-net, 32 connections of single rows, batching on vs max_batch_size=1
 #   5. resident memory, idle after start and after load
+#   6. drift monitoring's cost (scripts/drift-cost.sh, paired on/off rounds)
 # All figures are ratios inside one run (the machine is shared and noisy). The table
 # is printed and written to target/loadbench.md; logs, bodies and raw wrk output go
 # to target/loadbench/. Servers are killed on exit. About 5 minutes after a build.
@@ -397,4 +398,14 @@ fi
     printf '%s\n' "${ROWS[@]}" | grep '^| floor'
     printf '%s\n' "${ROWS[@]}" | grep -v '^| floor' | sort -s -k2,2n
 } | tee "$ROOT/target/loadbench.md"
+
+# --- 6. drift monitoring's cost: its own paired script, table appended ---------------------
+# (The servers above are idle by now; it pins the same cores.) DRIFT=0 skips it.
+if [ "${DRIFT:-1}" = 1 ]; then
+    log "6. drift monitoring on/off (scripts/drift-cost.sh)"
+    SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU bash "$ROOT/scripts/drift-cost.sh" >"$OUT/drift-cost.txt" 2>&1 \
+        || { tail -5 "$OUT/drift-cost.txt" >&2; die "drift-cost.sh"; }
+    { echo; echo "6. Drift monitoring, forecaster with its baseline (on) and without (off), logs off, one worker:"; echo
+      cat "$ROOT/target/drift-cost/table.md"; } | tee -a "$ROOT/target/loadbench.md"
+fi
 log "written to target/loadbench.md"

@@ -13,7 +13,10 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
     "$venv/bin/pip" install -q 'schemathesis>=4.32,<5'
 fi
 
-cargo build -q --bin inferd
+# Built as `cargo test` builds it (the dev-dependencies' features unified), so after
+# `cargo test` this is a no-op; `cargo build --bin inferd` would compile tract again
+# with the other feature set, minutes of CI.
+cargo test -q --no-run --test openapi
 log=$(mktemp)
 target/debug/inferd --listen 127.0.0.1:0 --log-format json --log-level warn,inferd=info \
     --set request_timeout=10s > "$log" 2>&1 &

@@ -7,6 +7,7 @@ The server is the binary named by INFERD_BIN (default: target/debug/inferd, buil
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -86,15 +87,14 @@ def _binary():
     return path
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The address ("127.0.0.1:PORT") of a live inferd, stopped after the session."""
-    log_path = tmp_path_factory.mktemp("inferd") / "inferd.log"
+def _start(log_path, repository, extra_env=None):
+    """Starts inferd on 127.0.0.1:0 serving `repository`; returns (process, address)."""
     # inferd reads every INFERD_* variable as configuration and refuses unknown keys,
     # so the variable naming the binary is not passed on.
     env = {k: v for k, v in os.environ.items() if k != "INFERD_BIN"}
+    env.update(extra_env or {})
     proc = subprocess.Popen(
-        [str(_binary()), "--listen", "127.0.0.1:0", "--model-repository", "models",
+        [str(_binary()), "--listen", "127.0.0.1:0", "--model-repository", str(repository),
          "--log-format", "json"],
         cwd=ROOT,
         env=env,
@@ -126,13 +126,39 @@ def server(tmp_path_factory):
             proc.kill()
             proc.wait()
             pytest.exit(f"inferd did not start; its log: {log_path.read_text()[-4000:]}", 2)
-    yield address[0]
+    return proc, address[0]
+
+
+def _stop(proc):
     proc.terminate()
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The address ("127.0.0.1:PORT") of a live inferd, stopped after the session."""
+    proc, address = _start(tmp_path_factory.mktemp("inferd") / "inferd.log", "models")
+    yield address
+    _stop(proc)
+
+
+ADMIN_TOKEN = "conformance-admin-token"
+
+
+@pytest.fixture(scope="module")
+def admin_server(tmp_path_factory):
+    """(address, repository) of an inferd with the admin API on (ADMIN_TOKEN),
+    serving its own copy of models/ that the tests may change."""
+    work = tmp_path_factory.mktemp("inferd-admin")
+    repository = work / "models"
+    shutil.copytree(ROOT / "models", repository)
+    proc, address = _start(work / "inferd.log", repository, {"INFERD_ADMIN__TOKEN": ADMIN_TOKEN})
+    yield address, repository
+    _stop(proc)
 
 
 @pytest.fixture(scope="session")

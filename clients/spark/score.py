@@ -1,0 +1,119 @@
+"""Score a Parquet dataset with Spark, each task sending its rows to inferd.
+
+Spark's `predict_batch_udf` (pyspark.ml.functions, Spark 3.4 and later) hands each
+task's rows to a predict function in numpy batches; here that function is a
+`tritonclient.http` client speaking the V2 binary tensor protocol to an inferd
+URL, the pattern NVIDIA's spark-rapids examples use with Triton. The output has the
+input's columns plus one column per model output column, named as `inferd score`
+names them (`<output>`, or `<output>_<i>` for an output with several columns), so
+both paths give the same file (README "Batch scoring").
+
+Deployment: point --url at an inferd on the executor's own host (one inferd per
+executor host, e.g. a DaemonSet or a sidecar, so rows never leave the machine), or
+at the fleet's load balancer (compose.yaml's HAProxy) when the scoring should share
+the serving fleet.
+
+    python clients/spark/score.py --url 127.0.0.1:8080 --model stock-forecaster \\
+        --input in.parquet --output out-dir --features lag1,lag2,...,lag16
+"""
+
+import argparse
+
+import numpy as np
+from pyspark.ml.functions import predict_batch_udf
+from pyspark.sql import SparkSession, functions as F
+from pyspark.sql.types import FloatType, StructField, StructType
+
+# Seconds a request may take before the task fails (and Spark retries it).
+TIMEOUT_S = 60.0
+
+
+def output_columns(url, model, version=""):
+    """The model's input name, width and output columns, from its V2 metadata."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(url=url, network_timeout=TIMEOUT_S)
+    try:
+        meta = client.get_model_metadata(model, model_version=version)
+    finally:
+        client.close()
+    if len(meta["inputs"]) != 1 or meta["inputs"][0]["datatype"] != "FP32":
+        raise SystemExit(f"model {model} must take one FP32 input")
+    inp = meta["inputs"][0]
+    columns = []
+    for out in meta["outputs"]:
+        if out["datatype"] != "FP32":
+            raise SystemExit(f"output {out['name']} is {out['datatype']}: this client reads FP32")
+        width = int(np.prod(out["shape"][1:])) if len(out["shape"]) > 1 else 1
+        names = [out["name"]] if width == 1 else [f"{out['name']}_{i}" for i in range(width)]
+        columns.append((out["name"], names))
+    return inp["name"], int(np.prod(inp["shape"][1:])), columns
+
+
+def make_predict_fn(url, model, version, input_name, columns):
+    """predict_batch_udf's factory: runs once per Python worker, so the client (and
+    its connection) is reused for every batch of the task."""
+
+    def make():
+        import tritonclient.http as httpclient
+
+        client = httpclient.InferenceServerClient(url=url, network_timeout=TIMEOUT_S)
+        requested = [httpclient.InferRequestedOutput(name, binary_data=True) for name, _ in columns]
+
+        def predict(features):
+            x = np.ascontiguousarray(features, dtype=np.float32)
+            tensor = httpclient.InferInput(input_name, list(x.shape), "FP32")
+            tensor.set_data_from_numpy(x, binary_data=True)
+            result = client.infer(model, [tensor], model_version=version, outputs=requested)
+            answer = {}
+            for name, names in columns:
+                values = result.as_numpy(name).reshape(len(x), len(names))
+                for i, column in enumerate(names):
+                    answer[column] = values[:, i]
+            return answer
+
+        return predict
+
+    return make
+
+
+def score(spark, url, model, features, input_path, version="", batch_size=4096):
+    """The input DataFrame with the model's output columns appended."""
+    input_name, width, columns = output_columns(url, model, version)
+    if len(features) != width:
+        raise SystemExit(f"{len(features)} feature columns given, model {model} takes {width}")
+    names = [n for _, group in columns for n in group]
+    udf = predict_batch_udf(
+        make_predict_fn(url, model, version, input_name, columns),
+        return_type=StructType([StructField(n, FloatType(), False) for n in names]),
+        batch_size=batch_size,
+        input_tensor_shapes=[[width]],
+    )
+    df = spark.read.parquet(input_path)
+    features_array = F.array(*[F.col(c).cast("float") for c in features])
+    scored = df.withColumn("_inferd", udf(features_array))
+    return scored.select(*df.columns, *[F.col(f"_inferd.{n}").alias(n) for n in names])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", required=True, help="inferd host:port (no scheme)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", default="", help="model version; default the newest")
+    p.add_argument("--input", required=True, help="Parquet file or folder")
+    p.add_argument("--output", required=True, help="Parquet folder to write")
+    p.add_argument("--features", required=True, help="comma-separated feature columns, in model order")
+    p.add_argument("--batch-size", type=int, default=4096, help="rows per request")
+    p.add_argument("--master", default="local[2]")
+    args = p.parse_args()
+    spark = SparkSession.builder.master(args.master).appName("inferd-score").getOrCreate()
+    try:
+        scored = score(spark, args.url, args.model, args.features.split(","), args.input,
+                       args.version, args.batch_size)
+        scored.write.mode("overwrite").parquet(args.output)
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()
