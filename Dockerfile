@@ -35,8 +35,13 @@ RUN mkdir -p src benches \
 # The crate itself: only src/ decides this layer (benches/ keeps its stubs, tests/
 # are not built), so editing docs, tests or scripts does not rebuild the binary.
 COPY src/ ./src/
+# The crate's own build output goes in the same step: only /out/inferd is kept in
+# the layer, so the layer is not the binary three times over.
 RUN cargo build --release --locked --bin inferd \
-    && install -D -m 0755 target/release/inferd /out/inferd
+    && install -D -m 0755 target/release/inferd /out/inferd \
+    && rm -rf target/release/inferd* target/release/deps/inferd-* \
+              target/release/deps/libinferd-* target/release/.fingerprint/inferd-* \
+              target/release/incremental
 
 # ---------------------------------------------------------------------------
 # Runtime stage: the binary, the bundled models and the default config.
