@@ -8,6 +8,7 @@
 //! caller has gone are skipped; requests whose deadline passed are answered 504 without
 //! reaching the model. A full queue answers 503 at once, so memory stays bounded.
 
+pub mod auto;
 mod split;
 mod worker;
 
@@ -107,10 +108,13 @@ pub struct Batcher {
 pub type Reply = oneshot::Receiver<Answer>;
 
 impl Batcher {
-    /// Starts the batching task (on the current runtime) and `workers` inference threads.
+    /// Starts the batching task (on the current runtime) and `workers` inference
+    /// threads; `batch_size` is the most rows per run in force
+    /// ([`auto::BatchChoice::rows`]).
     pub fn start(
         model: Arc<dyn Model>,
         settings: &BatchingConfig,
+        batch_size: usize,
         workers: usize,
         metrics: Metrics,
         labels: Labels,
@@ -133,7 +137,7 @@ impl Batcher {
         // Non-batched models (no dynamic first dimension) run one request at a time,
         // whatever its (fixed) number of rows.
         let batched = model.signature().is_batched();
-        let max_rows = if batched { settings.max_batch_size } else { 1 };
+        let max_rows = if batched { batch_size } else { 1 };
         metrics
             .queue_capacity
             .with_label_values(&[&labels.model])
@@ -151,7 +155,7 @@ impl Batcher {
         Batcher {
             queue,
             batch_rows: if batched {
-                settings.max_batch_size.max(1)
+                batch_size.max(1)
             } else {
                 usize::MAX
             },

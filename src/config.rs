@@ -161,8 +161,12 @@ pub enum Granularity {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchingConfig {
-    /// Most rows in one model run; also the most rows one request may carry.
-    pub max_batch_size: usize,
+    /// Most rows in one model run (a larger request is split into runs of this
+    /// size), or `"auto"`: measured at each load (README "Batching and overload").
+    pub max_batch_size: BatchSize,
+    /// With `"auto"`, the longest one run of the chosen size may take.
+    #[serde(deserialize_with = "units::duration")]
+    pub max_batch_latency: Duration,
     /// Longest a batch waits to fill; 0 = take what is queued now.
     #[serde(deserialize_with = "units::duration")]
     pub max_queue_delay: Duration,
@@ -170,6 +174,36 @@ pub struct BatchingConfig {
     pub queue_capacity: usize,
     /// Most rows one request may carry; counted while the body is parsed.
     pub max_request_rows: usize,
+}
+
+/// `batching.max_batch_size`: a number of rows, or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSize {
+    /// Time the model at each load and take the batch size with the best rows per
+    /// second whose run fits `max_batch_latency` (`crate::batcher::auto`).
+    Auto,
+    /// This many rows at most per model run.
+    Rows(usize),
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BatchSize, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Rows(u64),
+            Text(String),
+        }
+        const HELP: &str = r#"expected a number of rows greater than 0, or "auto""#;
+        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(HELP))? {
+            Raw::Rows(0) => Err(serde::de::Error::custom(format!("0 rows: {HELP}"))),
+            Raw::Rows(n) => usize::try_from(n)
+                .map(BatchSize::Rows)
+                .map_err(|_| serde::de::Error::custom(format!("{n} rows is too many"))),
+            Raw::Text(t) if t == "auto" => Ok(BatchSize::Auto),
+            Raw::Text(_) => Err(serde::de::Error::custom(HELP)),
+        }
+    }
 }
 
 /// `[http]`: what a slow or hostile client may hold.
@@ -297,7 +331,8 @@ impl Default for CacheConfig {
 impl Default for BatchingConfig {
     fn default() -> BatchingConfig {
         BatchingConfig {
-            max_batch_size: 64,
+            max_batch_size: BatchSize::Auto,
+            max_batch_latency: Duration::from_millis(10),
             max_queue_delay: Duration::ZERO,
             queue_capacity: 1024,
             max_request_rows: 65536,
@@ -414,7 +449,6 @@ impl Config {
     /// Checks what types alone cannot say.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
-            ("batching.max_batch_size", self.batching.max_batch_size),
             ("batching.queue_capacity", self.batching.queue_capacity),
             ("max_body_bytes", self.max_body_bytes as usize),
             ("monitoring.window_rows", self.monitoring.window_rows),

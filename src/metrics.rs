@@ -70,6 +70,8 @@ pub struct MetricSet {
     pub model_info: IntGaugeVec,
     /// How long each model version took to load and optimize.
     pub model_load_duration: GaugeVec,
+    /// `inferd_max_batch_size{model,version}`: most rows per model run in force.
+    pub max_batch_size: IntGaugeVec,
     /// Version loads by result (success, failure), at start-up and on reload.
     pub model_loads: IntCounterVec,
     /// Versions on disk that the policy wants but that failed to load, per model.
@@ -173,6 +175,12 @@ impl Metrics {
                     ),
                     &["model", "version"],
                 )?,
+            )?,
+            max_batch_size: gauge(
+                r,
+                "max_batch_size",
+                "Most rows per model run in force (measured at load when max_batch_size is auto)",
+                &["model", "version"],
             )?,
             model_loads: counter(
                 r,

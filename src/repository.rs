@@ -17,6 +17,7 @@ mod load;
 mod reload;
 mod scan;
 
+use crate::batcher::auto::BatchChoice;
 use crate::batcher::{Batcher, Labels};
 use crate::config::model::ModelSettings;
 use crate::config::Config;
@@ -43,6 +44,8 @@ pub struct Servable {
     pub model: Arc<dyn Model>,
     /// Settings after layering `model.toml` over the global config.
     pub settings: ModelSettings,
+    /// The batch size in force, measured at load for `max_batch_size = "auto"`.
+    pub batch: BatchChoice,
     /// Distinguishes this load from any other load of the same name and version.
     pub generation: u64,
     /// Queue and inference threads of this version.
@@ -59,7 +62,7 @@ impl Servable {
     /// Starts the version's batcher and registers its metrics.
     fn start(
         (name, version): (&str, u64),
-        model: Arc<dyn Model>,
+        (model, batch): (Arc<dyn Model>, BatchChoice),
         settings: ModelSettings,
         metrics: &Metrics,
         monitor: Option<Arc<crate::monitoring::Monitor>>,
@@ -72,12 +75,18 @@ impl Servable {
         let batcher = Batcher::start(
             model.clone(),
             &settings.batching,
+            batch.rows,
             settings.workers,
             metrics.clone(),
             labels.clone(),
         );
+        metrics
+            .max_batch_size
+            .with_label_values(&[&labels.model, &labels.version])
+            .set(batch.rows as i64);
         Servable {
             lookups: metrics.register_model(&labels.model, &labels.version),
+            batch,
             name: name.to_string(),
             version,
             model,
@@ -168,7 +177,9 @@ impl Repository {
         Ok(repo)
     }
 
-    /// Registers an already-built model, unmonitored (tests use this path).
+    /// Registers an already-built model, unmonitored (tests use this path). Its
+    /// model is not run here (a test's fake may block or fail on purpose), so an
+    /// `"auto"` batch size is [`BatchChoice::untimed`].
     pub fn insert(
         &mut self,
         name: &str,
@@ -177,7 +188,15 @@ impl Repository {
         settings: ModelSettings,
         metrics: &Metrics,
     ) {
-        let servable = Servable::start((name, version), model, settings, metrics, None, None);
+        let batch = BatchChoice::untimed(&settings.batching);
+        let servable = Servable::start(
+            (name, version),
+            (model, batch),
+            settings,
+            metrics,
+            None,
+            None,
+        );
         let entry = self.models.entry(name.to_string()).or_default();
         entry.failed.remove(&version);
         entry.loaded.insert(version, Arc::new(servable));

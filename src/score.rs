@@ -20,6 +20,7 @@ mod output;
 mod predict;
 mod progress;
 
+use crate::batcher::auto::BatchChoice;
 use crate::model::local::{self, LocalVersion};
 use crate::model::{Model, TensorSpec};
 use crate::tensor::{DataType, Tensor};
@@ -110,7 +111,8 @@ pub fn run(args: &ScoreArgs) -> Result<Summary, String> {
         model: &local.model,
         spec,
         allow_nan: local.settings.allow_nan,
-        chunk_rows: local.settings.batching.max_batch_size,
+        // The batch size the server would run (timed here too for "auto").
+        chunk_rows: BatchChoice::resolve(&local.model, &local.settings.batching)?.rows,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         name: &local.name,
     };

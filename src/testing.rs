@@ -18,6 +18,8 @@ pub enum Behaviour {
     Panic,
     /// Answer one row more than it was given (a model breaking its signature).
     ExtraRow,
+    /// Sleep this many milliseconds per run, whatever its rows, then answer.
+    SleepMs(u64),
 }
 
 /// Input `x` FP32 `[-1, 2]`, output `y` FP32 `[-1, 1]` = `x0 + 10 * x1`.
@@ -109,6 +111,7 @@ impl Model for FakeModel {
         match self.behaviour {
             Behaviour::Fail => return Err(ModelError("secret engine detail".into())),
             Behaviour::Panic => panic!("fake model panicked"),
+            Behaviour::SleepMs(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
             Behaviour::Answer | Behaviour::ExtraRow => {}
         }
         let x: Vec<f32> = inputs[0].to_f64_vec().iter().map(|&v| v as f32).collect();

@@ -383,7 +383,12 @@ async fn triton_model_config_gives_batching_and_tensor_types() {
         assert_eq!(a.status, 200, "{uri}: {:?}", a.body);
         let j = a.json();
         assert_eq!(j["name"], "dense-net");
-        assert_eq!(j["max_batch_size"], 64);
+        // Registered in memory, so "auto" is not timed (tests/repository.rs times it).
+        assert_eq!(j["max_batch_size"], inferd::batcher::auto::UNTIMED_ROWS);
+        assert_eq!(
+            j["parameters"]["max_batch_size_source"]["string_value"],
+            "auto"
+        );
         assert_eq!(
             j["input"],
             json!([{ "name": "input", "data_type": "TYPE_FP32", "dims": [512] }])

@@ -5,6 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
+use inferd::config::BatchSize;
 use inferd::testing::{Behaviour, FakeModel};
 use serde_json::json;
 use std::sync::Arc;
@@ -212,7 +213,7 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn queue_full_is_503_with_retry_after() {
     let (app, model, gate) = slow_app(|c| {
-        c.batching.max_batch_size = 1;
+        c.batching.max_batch_size = BatchSize::Rows(1);
         c.batching.queue_capacity = 1;
     });
     // Distinct rows, so the cache cannot coalesce them into one computation.

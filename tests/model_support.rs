@@ -6,7 +6,7 @@
 mod common;
 
 use common::{get, post, repo_path, send, TestApp};
-use inferd::config::Config;
+use inferd::config::{BatchSize, Config};
 use inferd::metrics::Metrics;
 use inferd::model::onnx::OnnxModel;
 use inferd::model::Model;
@@ -102,7 +102,7 @@ async fn int64_labels_and_probabilities_on_every_protocol() {
 async fn a_fixed_first_dimension_is_served_at_exactly_that_many_rows() {
     let (model, r) = zoo("fixed-batch-128");
     assert!(!model.signature().is_batched());
-    // 128 rows, twice the default max_batch_size of 64.
+    // 128 rows, more than any batch size "auto" picks for it untimed (64).
     let app = app("fixed", model);
     let input = rows(&r.inputs[0], 128);
     let a = post(
@@ -135,7 +135,7 @@ async fn a_request_larger_than_max_batch_size_is_split_and_answered_in_order() {
     let (model, r) = zoo("random-forest-multi");
     let app = common::app_with(vec![("forest", 1, model)], |c| {
         c.default_model = "forest".into();
-        c.batching.max_batch_size = 5;
+        c.batching.max_batch_size = BatchSize::Rows(5);
         c.cache.enabled = false;
     });
     let input = rows(&r.inputs[0], 24);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::repo_path;
-use inferd::config::Config;
+use inferd::config::{BatchSize, Config};
 use inferd::error::ApiError;
 use inferd::metrics::Metrics;
 use inferd::repository::Repository;
@@ -56,7 +56,11 @@ async fn loads_every_version_and_reports_failures_by_name() {
     );
     assert_eq!(repo.resolve("forecaster", Some(1)).unwrap().version, 1);
     let settings = &repo.resolve("forecaster", None).unwrap().settings;
-    assert_eq!(settings.batching.max_batch_size, 8, "model.toml applies");
+    assert_eq!(
+        settings.batching.max_batch_size,
+        BatchSize::Rows(8),
+        "model.toml applies"
+    );
     match repo.resolve("broken", Some(1)) {
         Err(ApiError::NotFound(m)) => assert!(m.contains("failed to load"), "{m}"),
         other => panic!("expected 404, got {:?}", other.map(|s| s.version)),
@@ -106,4 +110,73 @@ fn the_binary_exits_non_zero_with_one_sentence() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("inferd: the default model `absent`"), "{err}");
     assert!(!err.contains("backtrace"), "no backtrace: {err}");
+}
+
+/// `max_batch_size = "auto"` (the default) times the real model at load: the size
+/// in force is one of the sizes it timed, the curve grows from one row, and the
+/// metric and Triton's model config report the same size.
+#[tokio::test]
+async fn auto_batch_size_is_measured_at_load_and_reported() {
+    let root = std::env::temp_dir().join(format!("inferd-auto-batch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("dense/1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        repo_path("models/dense-net/1/model.onnx"),
+        dir.join("model.onnx"),
+    )
+    .unwrap();
+    let config = config(&root, "dense");
+    assert_eq!(config.batching.max_batch_size, BatchSize::Auto);
+    let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
+    let repo = Repository::load(&config, &metrics).await.unwrap();
+    let servable = repo.resolve("dense", None).unwrap();
+    let batch = &servable.batch;
+    let sizes: Vec<usize> = batch.curve.iter().map(|t| t.rows).collect();
+    assert_eq!(sizes.first(), Some(&1), "{sizes:?}");
+    assert!(sizes.windows(2).all(|w| w[1] == 2 * w[0]), "{sizes:?}");
+    assert!(
+        sizes.contains(&batch.rows),
+        "{} not in {sizes:?}",
+        batch.rows
+    );
+    let chosen = batch.curve.iter().find(|t| t.rows == batch.rows).unwrap();
+    assert!(
+        chosen.run <= config.batching.max_batch_latency,
+        "{chosen:?} over the budget"
+    );
+    // Nothing in the budget does better than 1/0.95 of the chosen rate.
+    let best = batch
+        .curve
+        .iter()
+        .filter(|t| t.run <= config.batching.max_batch_latency)
+        .map(|t| t.rows_per_second())
+        .fold(0.0, f64::max);
+    assert!(chosen.rows_per_second() >= 0.95 * best, "{:?}", batch.curve);
+
+    let rendered = metrics.render();
+    let series = format!(
+        "inferd_max_batch_size{{model=\"dense\",version=\"1\"}} {}",
+        batch.rows
+    );
+    assert!(rendered.contains(&series), "{series} missing");
+    let state = inferd::app_state(&config, std::sync::Arc::new(repo), metrics.clone());
+    let app = common::TestApp {
+        router: inferd::http::router(state.clone()),
+        state,
+        metrics,
+    };
+    let a = common::send(&app, common::get("/v2/models/dense/config")).await;
+    assert_eq!(a.status, 200);
+    let j = a.json();
+    assert_eq!(j["max_batch_size"], batch.rows);
+    assert_eq!(
+        j["parameters"]["max_batch_size_source"]["string_value"],
+        "auto"
+    );
+    let curve = j["parameters"]["max_batch_size_curve"]["string_value"]
+        .as_str()
+        .unwrap();
+    assert!(curve.starts_with("1:"), "{curve}");
+    let _ = std::fs::remove_dir_all(root);
 }

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{send, TestApp};
 use inferd::config::model::ModelToml;
-use inferd::config::Config;
+use inferd::config::{BatchSize, Config};
 use inferd::metrics::Metrics;
 use inferd::model::onnx::OnnxModel;
 use inferd::repository::Repository;
@@ -85,7 +85,7 @@ fn bytes(t: &Named) -> Vec<u8> {
 /// (fixed-dimension models run whole, whatever their row count).
 fn app_for(name: &str, path: &Path) -> Result<TestApp, String> {
     let mut config = Config::default();
-    config.batching.max_batch_size = 7;
+    config.batching.max_batch_size = BatchSize::Rows(7);
     let metrics = Metrics::new(prometheus::Registry::new()).unwrap();
     let model = OnnxModel::load(path).map_err(|e| format!("{name} fails to load: {e}"))?;
     let toml = ModelToml {

@@ -119,6 +119,9 @@ def test_aio_client_infers_binary(server, stock):
 
 def test_model_config(client):
     config = client.get_model_config("stock-forecaster")
-    assert config["max_batch_size"] == 64
+    # max_batch_size = "auto" (the default): timed at load, one of the sizes tried.
+    assert config["max_batch_size"] in [2**k for k in range(10)], config
+    assert config["parameters"]["max_batch_size_source"] == {"string_value": "auto"}
+    assert config["parameters"]["max_batch_size_curve"]["string_value"].startswith("1:")
     assert config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": [16]}]
     assert config["output"] == [{"name": "forecast", "data_type": "TYPE_FP32", "dims": [1]}]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: usize) -> Batcher {
     let settings = BatchingConfig {
-        max_batch_size,
+        max_batch_size: crate::config::BatchSize::Rows(max_batch_size),
         max_queue_delay: Duration::from_millis(delay_ms),
         queue_capacity: capacity,
         ..BatchingConfig::default()
@@ -16,7 +16,7 @@ fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: 
         model: "fake".into(),
         version: "1".into(),
     };
-    Batcher::start(model, &settings, 1, metrics, labels)
+    Batcher::start(model, &settings, max_batch_size, 1, metrics, labels)
 }
 
 /// `rows` rows whose values identify the request (`x0 = base + i`, `x1 = 1`).

@@ -89,7 +89,10 @@ pub struct CacheOverride {
 #[serde(default, deny_unknown_fields)]
 pub struct BatchingOverride {
     /// Most rows per model run for this model.
-    pub max_batch_size: Option<usize>,
+    pub max_batch_size: Option<super::BatchSize>,
+    /// With `"auto"`, the longest one run of this model may take.
+    #[serde(deserialize_with = "units::opt_duration")]
+    pub max_batch_latency: Option<Duration>,
     /// Longest a batch of this model waits to fill.
     #[serde(deserialize_with = "units::opt_duration")]
     pub max_queue_delay: Option<Duration>,
@@ -171,16 +174,17 @@ impl ModelToml {
             },
             batching: BatchingConfig {
                 max_batch_size: b.max_batch_size.unwrap_or(global.batching.max_batch_size),
+                max_batch_latency: b
+                    .max_batch_latency
+                    .unwrap_or(global.batching.max_batch_latency),
                 max_queue_delay: b.max_queue_delay.unwrap_or(global.batching.max_queue_delay),
                 queue_capacity: b.queue_capacity.unwrap_or(global.batching.queue_capacity),
                 max_request_rows: global.batching.max_request_rows,
             },
             feature_names: self.feature_names.clone(),
         };
-        if settings.batching.max_batch_size == 0 || settings.batching.queue_capacity == 0 {
-            return Err(
-                "batching.max_batch_size and batching.queue_capacity must be greater than 0".into(),
-            );
+        if settings.batching.queue_capacity == 0 {
+            return Err("batching.queue_capacity must be greater than 0".into());
         }
         Ok(settings)
     }

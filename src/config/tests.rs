@@ -20,7 +20,8 @@ fn defaults_match_the_spec() {
     assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
     assert_eq!(c.cache.ttl, Duration::from_secs(60));
     assert_eq!(c.max_body_bytes, 16 << 20);
-    assert_eq!(c.batching.max_batch_size, 64);
+    assert_eq!(c.batching.max_batch_size, BatchSize::Auto);
+    assert_eq!(c.batching.max_batch_latency, Duration::from_millis(10));
     assert_eq!(c.log.format, LogFormat::Json);
 }
 
@@ -37,7 +38,7 @@ fn flag_beats_env_beats_file_beats_default() {
     assert_eq!(c.listen.to_string(), "127.0.0.1:3000", "flag wins");
     assert_eq!(c.cache.ttl, Duration::from_secs(7), "env beats file");
     assert_eq!(c.cache.max_bytes, 1 << 20, "file beats default");
-    assert_eq!(c.batching.max_batch_size, 8);
+    assert_eq!(c.batching.max_batch_size, BatchSize::Rows(8));
     assert_eq!(
         c.batching.queue_capacity, 1024,
         "default when nobody sets it"
@@ -58,7 +59,10 @@ fn bad_value_names_key_value_source_and_what_is_allowed() {
     assert!(err.contains("batching.max_batch_size"), "{err}");
     assert!(err.contains("lots"), "{err}");
     assert!(err.contains("INFERD_BATCHING__MAX_BATCH_SIZE"), "{err}");
-    assert!(err.contains("expected a whole number"), "{err}");
+    assert!(
+        err.contains(r#"expected a number of rows greater than 0, or "auto""#),
+        "{err}"
+    );
 
     let err = Config::load(&sources(Some("[cache]\nttl = \"soon\""), &[], &[])).unwrap_err();
     assert!(err.contains("cache.ttl") && err.contains("soon"), "{err}");
@@ -103,7 +107,7 @@ fn model_toml_overrides_global_settings() {
     .unwrap();
     let s = m.resolve(&global).unwrap();
     assert_eq!(s.cache.ttl, Duration::from_secs(2));
-    assert_eq!(s.batching.max_batch_size, 4);
+    assert_eq!(s.batching.max_batch_size, BatchSize::Rows(4));
     assert_eq!(s.batching.queue_capacity, 1024);
     let err = model::ModelToml::parse("[cache]\nttl = 5", "m/model.toml").unwrap_err();
     assert!(
@@ -204,4 +208,39 @@ fn hostile_input_bounds_load_and_are_checked() {
     assert!(err.contains("http.body_read_timeout = \"0s\""), "{err}");
     let err = Config::load(&sources(None, &[], &[("batching.max_request_rows", "0")])).unwrap_err();
     assert!(err.contains("batching.max_request_rows = 0"), "{err}");
+}
+
+#[test]
+fn max_batch_size_is_a_positive_number_of_rows_or_auto() {
+    let env = |v: &str| {
+        Config::load(&sources(
+            None,
+            &[("INFERD_BATCHING__MAX_BATCH_SIZE", v)],
+            &[],
+        ))
+    };
+    assert_eq!(
+        env("auto").unwrap().batching.max_batch_size,
+        BatchSize::Auto
+    );
+    assert_eq!(
+        env("32").unwrap().batching.max_batch_size,
+        BatchSize::Rows(32)
+    );
+    for bad in ["0", "-3", "Auto", "1.5"] {
+        let err = env(bad).unwrap_err();
+        assert!(err.contains("batching.max_batch_size"), "{bad}: {err}");
+    }
+    let file = "[batching]\nmax_batch_size = 0\n";
+    let err = Config::load(&sources(Some(file), &[], &[])).unwrap_err();
+    assert!(err.contains("greater than 0"), "{err}");
+    let m = model::ModelToml::parse(
+        "[batching]\nmax_batch_size = \"auto\"\nmax_batch_latency = \"3ms\"",
+        "m/model.toml",
+    )
+    .unwrap();
+    let global = Config::load(&Sources::default()).unwrap();
+    let s = m.resolve(&global).unwrap();
+    assert_eq!(s.batching.max_batch_size, BatchSize::Auto);
+    assert_eq!(s.batching.max_batch_latency, Duration::from_millis(3));
 }

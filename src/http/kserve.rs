@@ -8,6 +8,7 @@ mod wire;
 
 use super::body::{cache_policy, check_json_content_type, parse, version_number, AnyBytes};
 use super::{prediction_response, AppState};
+use crate::config::BatchSize;
 use crate::error::ApiError;
 use crate::repository::Servable;
 use crate::request::InferRequest;
@@ -110,10 +111,13 @@ fn config(servable: &Servable) -> Value {
             })
             .collect()
     };
-    let max_batch_size = if batched {
-        servable.settings.batching.max_batch_size
-    } else {
-        0
+    let max_batch_size = if batched { servable.batch.rows } else { 0 };
+    // Triton's `parameters` map holds strings: how the size was set, and for
+    // "auto" the measured curve it was chosen from (README "Batching and overload").
+    let chosen_by = match servable.settings.batching.max_batch_size {
+        BatchSize::Auto if batched => "auto",
+        BatchSize::Auto => "auto (not batched: one request per run)",
+        BatchSize::Rows(_) => "configured",
     };
     json!({
         "name": servable.name,
@@ -121,6 +125,10 @@ fn config(servable: &Servable) -> Value {
         "max_batch_size": max_batch_size,
         "input": tensors(&sig.inputs),
         "output": tensors(&sig.outputs),
+        "parameters": {
+            "max_batch_size_source": {"string_value": chosen_by},
+            "max_batch_size_curve": {"string_value": servable.batch.curve_text()},
+        },
     })
 }
 

@@ -280,10 +280,15 @@ impl Live {
             }
             // In-flight requests hold their own reference and finish on it.
             tracing::info!(model = %name, version, "version unloaded; it finishes the requests it holds");
+            let version_label = version.to_string();
             let _ = self
                 .metrics
                 .model_info
-                .remove_label_values(&[name, &version.to_string()]);
+                .remove_label_values(&[name, &version_label]);
+            let _ = self
+                .metrics
+                .max_batch_size
+                .remove_label_values(&[name, &version_label]);
             if let Some(monitor) = &servable.monitor {
                 crate::monitoring::detach(monitor, &self.metrics);
             }

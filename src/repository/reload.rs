@@ -4,6 +4,7 @@
 
 use super::scan::{ModelDir, Plan, VersionFile};
 use super::{load, Failure, Servable, Versions};
+use crate::batcher::auto::BatchChoice;
 use crate::config::model::VersionPolicy;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -147,18 +148,34 @@ impl Loader<'_> {
         old_monitor: Option<Arc<Monitor>>,
     ) -> Result<Arc<Servable>, String> {
         let path = file.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load::load_and_warm(&path))
-            .await
-            .unwrap_or_else(|e| Err(format!("the load was interrupted: {e}")));
+        let batching = plan.settings.batching.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (model, took) = load::load_and_warm(&path)?;
+            let timing = std::time::Instant::now();
+            let batch = BatchChoice::resolve(&*model, &batching)?;
+            Ok((model, took, batch, timing.elapsed()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the load was interrupted: {e}")));
         let result = if loaded.is_ok() { "success" } else { "failure" };
         self.metrics
             .model_loads
             .with_label_values(&[name, result])
             .inc();
-        let (model, took) = loaded.inspect_err(|reason| {
+        let (model, took, batch, timing) = loaded.inspect_err(|reason| {
             tracing::error!(model = %name, version, reason = %reason, "model failed to load");
         })?;
         tracing::info!(model = %name, version, seconds = took.as_secs_f64(), "model loaded");
+        if !batch.curve.is_empty() {
+            tracing::info!(
+                model = %name,
+                version,
+                rows = batch.rows,
+                curve = %batch.curve_text(),
+                seconds = timing.as_secs_f64(),
+                "batch size chosen"
+            );
+        }
         self.metrics
             .model_load_duration
             .with_label_values(&[name, &version.to_string()])
@@ -179,7 +196,7 @@ impl Loader<'_> {
         let fingerprint = Some(file.fingerprint.clone());
         let servable = Servable::start(
             (name, version),
-            model,
+            (model, batch),
             settings,
             self.metrics,
             monitor,
