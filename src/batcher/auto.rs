@@ -3,7 +3,7 @@
 //! At each load the model runs on batches of 1, 2, 4, ... rows and the fastest run
 //! of each size is kept (the fastest, because on a shared machine every slower run
 //! is the same work plus someone else's). The choice is the smallest size whose rows
-//! per second come within [`GOOD_ENOUGH`] of the best size's, among the sizes whose
+//! per second come within `GOOD_ENOUGH` (0.95) of the best size's, among the sizes whose
 //! run fits `batching.max_batch_latency`: past the knee of the curve a bigger batch
 //! buys little throughput and costs every request in it latency. This is what
 //! Triton's Model Analyzer does offline, done at every load on the serving CPU.
