@@ -35,6 +35,11 @@ pub struct Config {
     /// Longest the drain after SIGTERM may take before the process exits anyway.
     #[serde(deserialize_with = "units::duration")]
     pub shutdown_grace_period: Duration,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still
+    /// served and accepted, before the drain: a load balancer's health checks take
+    /// the replica out first (compose and plain Docker have no preStop hook).
+    #[serde(deserialize_with = "units::duration")]
+    pub shutdown_delay: Duration,
     /// Largest accepted request body; larger ones get 413.
     #[serde(deserialize_with = "units::size")]
     pub max_body_bytes: u64,
@@ -304,6 +309,7 @@ impl Default for Config {
             default_model: "stock-forecaster".into(),
             request_timeout: Duration::from_secs(30),
             shutdown_grace_period: Duration::from_secs(20),
+            shutdown_delay: Duration::ZERO,
             max_body_bytes: 16 << 20,
             workers: 0,
             cache: CacheConfig::default(),

@@ -49,7 +49,6 @@ use repository::{Live, Repository};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Loads the model repository and serves on `listener` until `shutdown` completes,
@@ -65,7 +64,13 @@ pub async fn run(
         .map_err(anyhow::Error::msg)?;
     let state = app_state(&config, Arc::new(repository), metrics);
     Live::spawn_polling(&state.inference.repository, config.repository.poll_interval);
-    serve(state, listener, shutdown, config.shutdown_grace_period).await
+    serve(
+        state,
+        listener,
+        shutdown,
+        shutdown::Drain::from_config(&config),
+    )
+    .await
 }
 
 /// What one body may hold: `max_request_rows` rows of the widest model loaded, and
@@ -113,19 +118,27 @@ pub fn app_state(config: &Config, repository: Arc<Repository>, metrics: Metrics)
     })
 }
 
-/// Serves `state` on `listener`; on `shutdown`, turns `/readyz` to 503, stops
-/// accepting, answers what is in flight, and returns after at most `grace`.
+/// Serves `state` on `listener`; on `shutdown`, turns `/readyz` to 503, goes on
+/// serving for `drain.delay` (so a load balancer stops sending first), then stops
+/// accepting, answers what is in flight, and returns after at most `drain.grace`.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    drain: shutdown::Drain,
 ) -> anyhow::Result<()> {
     let draining = state.draining.clone();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         draining.store(true, Ordering::SeqCst);
+        if !drain.delay.is_zero() {
+            tracing::info!(
+                seconds = drain.delay.as_secs_f64(),
+                "shutdown requested: not ready, still serving until the load balancer stops sending"
+            );
+            tokio::time::sleep(drain.delay).await;
+        }
         tracing::info!("shutdown requested: draining in-flight requests");
         let _ = started_tx.send(());
     };
@@ -135,7 +148,7 @@ pub async fn serve(
         http::server::serve_connections(listener, http::router(state), header_read_timeout, signal);
     let grace_over = async move {
         if started_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
+            tokio::time::sleep(drain.grace).await;
         } else {
             std::future::pending::<()>().await;
         }

@@ -147,11 +147,11 @@ fn start() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let grace = config.shutdown_grace_period;
+    let longest = inferd::shutdown::Drain::from_config(&config).total();
     let logs_at_exit = logs.clone();
     let shutdown = async move {
         inferd::shutdown::signal().await;
-        inferd::shutdown::exit_after(grace, move || flush_logs(&logs_at_exit));
+        inferd::shutdown::exit_after(longest, move || flush_logs(&logs_at_exit));
     };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -112,6 +112,76 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
     assert_eq!(access["fields"]["method"], "POST", "{access}");
 }
 
+/// One request on a fresh connection: its status and JSON body.
+fn request(address: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("the listener still accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    read_response(&mut stream)
+}
+
+/// Waits up to 10 s for a log line containing `text`.
+fn wait_for_line(logs: &mpsc::Receiver<String>, text: &str) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Ok(line) = logs.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(text) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn shutdown_delay_keeps_serving_new_connections_while_not_ready() {
+    let (mut child, address, logs) = start_with(&["--set", "shutdown_delay=5s"]);
+    let r = reference("stock-forecaster");
+    let body = json!({ "instances": [r.inputs[0]] }).to_string();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(
+        wait_for_line(&logs, "still serving until the load balancer stops sending"),
+        "the delay is logged"
+    );
+    // Inside the delay: not ready, yet a new connection is accepted and answered,
+    // as a load balancer that has not yet seen the 503 would send it.
+    assert_eq!(request(&address, "GET", "/readyz", "").0, 503);
+    let (status, answer) = request(&address, "POST", "/predict", &body);
+    assert_eq!(status, 200, "{answer}");
+    let got = answer["predictions"][0][0].as_f64().unwrap();
+    assert_close(
+        got,
+        f64::from(r.outputs[0][0]),
+        "prediction during the delay",
+    );
+    assert!(
+        wait_for_line(&logs, "draining in-flight requests"),
+        "the drain follows the delay"
+    );
+    let exit_by = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < exit_by,
+            "inferd did not exit after its delay"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[test]
 fn the_grace_period_ends_the_process_with_a_request_still_in_flight() {
     let (mut child, address, logs) = start_with(&["--set", "shutdown_grace_period=1s"]);

@@ -321,8 +321,11 @@ async fn start_replica(config: Config) -> Replica {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let grace = Duration::from_secs(5);
-    let server = tokio::spawn(inferd::serve(state, listener, shutdown, grace));
+    let drain = inferd::shutdown::Drain {
+        delay: Duration::ZERO,
+        grace: Duration::from_secs(5),
+    };
+    let server = tokio::spawn(inferd::serve(state, listener, shutdown, drain));
     (address, stop, server)
 }
 

@@ -24,12 +24,11 @@ async fn serve() -> (String, tokio::sync::oneshot::Sender<()>) {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    tokio::spawn(inferd::serve(
-        app.state,
-        listener,
-        shutdown,
-        Duration::from_secs(1),
-    ));
+    let drain = inferd::shutdown::Drain {
+        delay: Duration::ZERO,
+        grace: Duration::from_secs(1),
+    };
+    tokio::spawn(inferd::serve(app.state, listener, shutdown, drain));
     (address, stop)
 }
 
