@@ -52,6 +52,27 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// Zeros in every input's shape: `rows` rows where the first dimension is free,
+    /// one element where any later dimension is. The warm-up and the batch-size
+    /// sweep run on these: dense layers do the same arithmetic on any value, and
+    /// trees walk one path per row.
+    pub fn zeros(&self, rows: usize) -> Result<Vec<Tensor>, String> {
+        self.inputs
+            .iter()
+            .map(|spec| {
+                let shape: Vec<usize> = spec
+                    .shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| usize::try_from(d).unwrap_or(if i == 0 { rows } else { 1 }))
+                    .collect();
+                let elements: usize = shape.iter().product();
+                let data = bytes::Bytes::from(vec![0u8; elements * spec.dtype.size()]);
+                Tensor::new(spec.dtype, shape, data)
+            })
+            .collect()
+    }
+
     /// Whether rows are independent along a dynamic first dimension on every input
     /// and output, so requests can be stacked into batches and split per row.
     pub fn is_batched(&self) -> bool {

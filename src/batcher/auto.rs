@@ -9,9 +9,7 @@
 //! Triton's Model Analyzer does offline, done at every load on the serving CPU.
 
 use crate::config::{BatchSize, BatchingConfig};
-use crate::model::{Model, Signature};
-use crate::tensor::Tensor;
-use bytes::Bytes;
+use crate::model::Model;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -115,7 +113,7 @@ fn sweep(model: &dyn Model, budget: Duration) -> Result<Vec<Timing>, String> {
     let started = Instant::now();
     let mut curve = Vec::new();
     for rows in SIZES {
-        let inputs = zeros(model.signature(), rows)?;
+        let inputs = model.signature().zeros(rows)?;
         let run = || {
             model
                 .predict(inputs.clone())
@@ -147,29 +145,6 @@ fn pick(curve: &[Timing], budget: Duration) -> usize {
     fits()
         .find(|t| t.rows_per_second() >= GOOD_ENOUGH * best)
         .map_or(1, |t| t.rows)
-}
-
-/// Zeros in every input's shape with `rows` rows (and one where another dimension
-/// is free). The values do not change the cost of the models this serves: dense
-/// layers do the same arithmetic on any value, and trees walk one path per row.
-fn zeros(signature: &Signature, rows: usize) -> Result<Vec<Tensor>, String> {
-    signature
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape: Vec<usize> = std::iter::once(rows)
-                .chain(
-                    spec.shape
-                        .iter()
-                        .skip(1)
-                        .map(|&d| usize::try_from(d).unwrap_or(1)),
-                )
-                .collect();
-            let elements: usize = shape.iter().product();
-            let data = Bytes::from(vec![0u8; elements * spec.dtype.size()]);
-            Tensor::new(spec.dtype, shape, data)
-        })
-        .collect()
 }
 
 #[cfg(test)]

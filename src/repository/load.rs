@@ -3,9 +3,7 @@
 //! model that cannot run at all never takes traffic.
 
 use crate::model::onnx::OnnxModel;
-use crate::model::{Model, Signature};
-use crate::tensor::Tensor;
-use bytes::Bytes;
+use crate::model::Model;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +19,7 @@ pub(super) fn load_and_warm(path: &Path) -> Result<(Arc<dyn Model>, Duration), S
 
 /// One run on zeros of the model's input shapes, one row where the batch is free.
 pub(crate) fn warm_up(model: &dyn Model) -> Result<(), String> {
-    let inputs = zeros(model.signature())?;
+    let inputs = model.signature().zeros(1)?;
     let outputs = model
         .predict(inputs)
         .map_err(|e| format!("the warm-up run on zeros failed: {e}"))?;
@@ -33,24 +31,6 @@ pub(crate) fn warm_up(model: &dyn Model) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Zeros in every input's shape, with one row (or element) where a dimension is free.
-fn zeros(signature: &Signature) -> Result<Vec<Tensor>, String> {
-    signature
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape: Vec<usize> = spec
-                .shape
-                .iter()
-                .map(|&d| usize::try_from(d).unwrap_or(1))
-                .collect();
-            let elements: usize = shape.iter().product();
-            let data = Bytes::from(vec![0u8; elements * spec.dtype.size()]);
-            Tensor::new(spec.dtype, shape, data)
-        })
-        .collect()
 }
 
 #[cfg(test)]
