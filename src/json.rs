@@ -1,4 +1,4 @@
-//! JSON tensors: nested number arrays in, nested number arrays out.
+//! JSON tensors: nested arrays of numbers (or strings, for BYTES) in and out.
 //!
 //! Parsing goes straight from the request bytes into a flat value list plus a shape,
 //! checking that the nesting is rectangular as it goes, so no `serde_json::Value` tree
@@ -99,6 +99,9 @@ pub enum Scalar {
     Uint(u64),
     /// `true` / `false`.
     Bool(bool),
+    /// A string: bytes `start..start + len` of [`Nested::text`]. Read as a BYTES
+    /// element, or as a float where it spells NaN or an infinity.
+    Text(u32, u32),
 }
 
 /// A rectangular nested JSON array (or a single scalar), flattened row-major.
@@ -108,6 +111,8 @@ pub struct Nested {
     pub shape: Vec<usize>,
     /// Leaves in row-major order.
     pub values: Vec<Scalar>,
+    /// The strings' bytes, back to back, for [`Scalar::Text`].
+    pub text: String,
 }
 
 impl<'de> de::Deserialize<'de> for Nested {
@@ -126,6 +131,7 @@ impl<'de> de::Deserialize<'de> for Nested {
 #[derive(Default)]
 pub(crate) struct Collector {
     values: Vec<Scalar>,
+    text: String,
     dims: Vec<Option<usize>>,
     rank: Option<usize>,
 }
@@ -146,6 +152,7 @@ impl Collector {
         Nested {
             shape,
             values: self.values,
+            text: self.text,
         }
     }
 
@@ -217,7 +224,7 @@ impl<'de> Visitor<'de> for Level<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number, a boolean or an array of them")
+        f.write_str("a number, a string, a boolean or an array of them")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -255,19 +262,34 @@ impl<'de> Visitor<'de> for Level<'_> {
         self.collector.leaf(self.depth, Scalar::Bool(v))
     }
 
-    /// TF Serving accepts these spellings for non-finite floats; so do we.
+    /// TF Serving's `{"b64": ...}` carries binary strings; inferd's strings are text.
+    fn visit_map<A: de::MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
+        Err(de::Error::custom(
+            "found an object where a value belongs: binary strings ({\"b64\": ...}) are not \
+             supported, inferd's strings are UTF-8 text sent as JSON strings",
+        ))
+    }
+
+    /// A BYTES element, or a float spelled as TF Serving spells NaN and the
+    /// infinities: which one is decided by the input's datatype, later.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        let f = match v {
-            "NaN" | "nan" => f64::NAN,
-            "Infinity" | "inf" => f64::INFINITY,
-            "-Infinity" | "-inf" => f64::NEG_INFINITY,
-            _ => {
-                return Err(E::custom(format!(
-                    "expected a number, found the string {v:?} (BYTES/string tensors are not supported)"
-                )))
-            }
+        let text = &mut self.collector.text;
+        let (start, len) = match (u32::try_from(text.len()), u32::try_from(v.len())) {
+            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => (start, len),
+            _ => return Err(E::custom("the strings in one body exceed 4 GiB")),
         };
-        self.collector.leaf(self.depth, Scalar::Float(f))
+        text.push_str(v);
+        self.collector.leaf(self.depth, Scalar::Text(start, len))
+    }
+}
+
+/// TF Serving's spellings of non-finite floats, which our encoder writes too.
+fn non_finite(text: &str) -> Option<f64> {
+    match text {
+        "NaN" | "nan" => Some(f64::NAN),
+        "Infinity" | "inf" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => None,
     }
 }
 
@@ -281,7 +303,7 @@ impl Nested {
         shape: Vec<usize>,
         what: &dyn fmt::Display,
     ) -> Result<Tensor, String> {
-        let mut data = Vec::with_capacity(self.values.len() * dtype.size());
+        let mut data = Vec::with_capacity(self.values.len() * dtype.size() + self.text.len());
         // One loop per datatype, the type dispatched once rather than per value: this
         // runs on every value of every JSON request.
         macro_rules! each {
@@ -289,11 +311,12 @@ impl Nested {
                 for (i, &v) in self.values.iter().enumerate() {
                     match ($convert)(v) {
                         Ok(bytes) => data.extend_from_slice(&bytes),
-                        Err(why) => return Err(refused(what, dtype, i, v, why)),
+                        Err(why) => return Err(self.refused(what, dtype, i, v, why)),
                     }
                 }
             };
         }
+        let text = |v| self.text_of(v);
         match dtype {
             DataType::Bool => each!(|v| to_bool(v).map(|b| [b])),
             DataType::U8 => each!(|v| to_int::<u8>(v).map(u8::to_le_bytes)),
@@ -304,27 +327,58 @@ impl Nested {
             DataType::I16 => each!(|v| to_int::<i16>(v).map(i16::to_le_bytes)),
             DataType::I32 => each!(|v| to_int::<i32>(v).map(i32::to_le_bytes)),
             DataType::I64 => each!(|v| to_int::<i64>(v).map(i64::to_le_bytes)),
-            DataType::F16 => each!(|v| to_f16(v).map(half::f16::to_le_bytes)),
-            DataType::F32 => each!(|v| to_f32(v).map(f32::to_le_bytes)),
-            DataType::F64 => each!(|v| to_float(v).map(f64::to_le_bytes)),
+            DataType::F16 => each!(|v| to_f16(v, text(v)).map(half::f16::to_le_bytes)),
+            DataType::F32 => each!(|v| to_f32(v, text(v)).map(f32::to_le_bytes)),
+            DataType::F64 => each!(|v| to_float(v, text(v)).map(f64::to_le_bytes)),
+            DataType::Bytes => {
+                for (i, &v) in self.values.iter().enumerate() {
+                    match v {
+                        Scalar::Text(..) => {
+                            crate::tensor::push_string(&mut data, text(v).as_bytes())?
+                        }
+                        _ => return Err(self.refused(what, dtype, i, v, Refusal::NotText)),
+                    }
+                }
+            }
         }
         Tensor::new(dtype, shape, Bytes::from(data)).map_err(|e| format!("{what}: {e}"))
     }
+
+    /// The string of a [`Scalar::Text`]; empty for any other value.
+    fn text_of(&self, v: Scalar) -> &str {
+        match v {
+            Scalar::Text(start, len) => &self.text[start as usize..(start + len) as usize],
+            _ => "",
+        }
+    }
+
+    /// The message for value `i` that cannot become `dtype`.
+    #[cold]
+    fn refused(
+        &self,
+        what: &dyn fmt::Display,
+        dtype: DataType,
+        i: usize,
+        v: Scalar,
+        why: Refusal,
+    ) -> String {
+        let why = why.explain(dtype);
+        let value = match v {
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Uint(u) => u.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Text(..) => format!("{:?}", truncated(self.text_of(v))),
+        };
+        format!("{what}: element {i} ({value}) {why}")
+    }
 }
 
-/// The message for value `i` that cannot become `dtype`.
-#[cold]
-fn refused(what: &dyn fmt::Display, dtype: DataType, i: usize, v: Scalar, why: Refusal) -> String {
-    let why = why.explain(dtype);
-    format!("{what}: element {i} ({}) {why}", describe(v))
-}
-
-fn describe(v: Scalar) -> String {
-    match v {
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Uint(u) => u.to_string(),
-        Scalar::Bool(b) => b.to_string(),
+/// At most 40 characters of a string quoted in an error message.
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -336,6 +390,10 @@ enum Refusal {
     NotInteger,
     Boolean,
     OutOfRange,
+    /// A string where a number or boolean belongs.
+    Text,
+    /// A number or boolean where a string belongs.
+    NotText,
 }
 
 impl Refusal {
@@ -345,6 +403,8 @@ impl Refusal {
             Refusal::NotInteger => format!("is not an integer, expected {dtype}"),
             Refusal::Boolean => format!("is a boolean, expected {dtype}"),
             Refusal::OutOfRange => format!("is out of range for {dtype}"),
+            Refusal::Text => format!("is a string, expected {dtype}"),
+            Refusal::NotText => "is not a string, expected BYTES".into(),
         }
     }
 }
@@ -355,6 +415,7 @@ fn to_bool(v: Scalar) -> Result<u8, Refusal> {
     match v {
         Scalar::Bool(b) => Ok(u8::from(b)),
         Scalar::Uint(u @ (0 | 1)) => Ok(u as u8),
+        Scalar::Text(..) => Err(Refusal::Text),
         _ => Err(Refusal::NotBoolean),
     }
 }
@@ -366,21 +427,24 @@ fn to_int<T: TryFrom<i128>>(v: Scalar) -> Result<T, Refusal> {
         Scalar::Float(f) if f.fract() == 0.0 && f.is_finite() => f as i128,
         Scalar::Float(_) => return Err(Refusal::NotInteger),
         Scalar::Bool(_) => return Err(Refusal::Boolean),
+        Scalar::Text(..) => return Err(Refusal::Text),
     };
     T::try_from(wide).map_err(|_| Refusal::OutOfRange)
 }
 
-fn to_float(v: Scalar) -> Result<f64, Refusal> {
+/// `text` is the string of a [`Scalar::Text`], which may spell NaN or an infinity.
+fn to_float(v: Scalar, text: &str) -> Result<f64, Refusal> {
     match v {
         Scalar::Float(f) => Ok(f),
         Scalar::Int(i) => Ok(i as f64),
         Scalar::Uint(u) => Ok(u as f64),
         Scalar::Bool(_) => Err(Refusal::Boolean),
+        Scalar::Text(..) => non_finite(text).ok_or(Refusal::Text),
     }
 }
 
-fn to_f32(v: Scalar) -> Result<f32, Refusal> {
-    let x = to_float(v)?;
+fn to_f32(v: Scalar, text: &str) -> Result<f32, Refusal> {
+    let x = to_float(v, text)?;
     let narrow = x as f32;
     if x.is_finite() && !narrow.is_finite() {
         return Err(Refusal::OutOfRange);
@@ -388,8 +452,8 @@ fn to_f32(v: Scalar) -> Result<f32, Refusal> {
     Ok(narrow)
 }
 
-fn to_f16(v: Scalar) -> Result<half::f16, Refusal> {
-    let x = to_float(v)?;
+fn to_f16(v: Scalar, text: &str) -> Result<half::f16, Refusal> {
+    let x = to_float(v, text)?;
     let narrow = half::f16::from_f64(x);
     if x.is_finite() && !narrow.is_finite() {
         return Err(Refusal::OutOfRange);
@@ -412,6 +476,17 @@ pub struct FlatOut<'a> {
 impl Serialize for NestedOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.tensor;
+        if t.dtype.is_bytes() {
+            let strings: Vec<&str> = t.strings().collect();
+            if t.shape.is_empty() {
+                return strings.first().copied().unwrap_or_default().serialize(s);
+            }
+            return StringDims {
+                shape: &t.shape,
+                strings: &strings,
+            }
+            .serialize(s);
+        }
         let size = t.dtype.size();
         if t.shape.is_empty() {
             return Element(t.dtype, &t.data[..size]).serialize(s);
@@ -428,6 +503,9 @@ impl Serialize for NestedOut<'_> {
 impl Serialize for FlatOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.tensor;
+        if t.dtype.is_bytes() {
+            return s.collect_seq(t.strings());
+        }
         let size = t.dtype.size();
         let mut seq = s.serialize_seq(Some(t.len()))?;
         for chunk in t.data.chunks_exact(size) {
@@ -466,6 +544,30 @@ impl Serialize for Dims<'_> {
     }
 }
 
+/// One nesting level of a BYTES output tensor.
+struct StringDims<'a> {
+    shape: &'a [usize],
+    strings: &'a [&'a str],
+}
+
+impl Serialize for StringDims<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.shape.len() == 1 {
+            return self.strings.serialize(s);
+        }
+        let n = self.shape[0];
+        let inner = self.strings.len().checked_div(n).unwrap_or(0);
+        let mut seq = s.serialize_seq(Some(n))?;
+        for i in 0..n {
+            seq.serialize_element(&StringDims {
+                shape: &self.shape[1..],
+                strings: &self.strings[i * inner..(i + 1) * inner],
+            })?;
+        }
+        seq.end()
+    }
+}
+
 /// One element, written in its own type so f32 prints its shortest exact form.
 struct Element<'a>(DataType, &'a [u8]);
 
@@ -492,6 +594,8 @@ impl Serialize for Element<'_> {
                     s.serialize_str(non_finite_name(v))
                 }
             }
+            // Strings never reach here: their tensors are written whole, above.
+            DataType::Bytes => s.serialize_unit(),
         }
     }
 }
@@ -542,9 +646,47 @@ mod tests {
             .unwrap_err()
             .contains("not rectangular"));
         assert!(parse("[1, [2]]").unwrap_err().contains("not rectangular"));
-        assert!(parse(r#"[1, "x"]"#)
-            .unwrap_err()
-            .contains("expected a number"));
+    }
+
+    #[test]
+    fn base64_objects_are_refused_with_the_reason() {
+        let err = parse(r#"[{"b64": "aGk="}]"#).unwrap_err();
+        assert!(
+            err.contains("binary strings ({\"b64\": ...}) are not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn strings_become_bytes_and_numbers_do_not() {
+        let n = parse(r#"[["red", "NaN"], ["", "é\"q"]]"#).unwrap();
+        let t = n.to_tensor(DataType::Bytes, vec![2, 2], &"x").unwrap();
+        assert_eq!(t.strings().collect::<Vec<_>>(), ["red", "NaN", "", "é\"q"]);
+        let out = serde_json::to_string(&NestedOut { tensor: &t }).unwrap();
+        assert_eq!(out, r#"[["red","NaN"],["","é\"q"]]"#);
+        let flat = serde_json::to_string(&FlatOut { tensor: &t }).unwrap();
+        assert_eq!(flat, r#"["red","NaN","","é\"q"]"#);
+        let err = parse(r#"["a", 1]"#)
+            .unwrap()
+            .to_tensor(DataType::Bytes, vec![2], &"input `x`")
+            .unwrap_err();
+        assert!(
+            err.contains("input `x`: element 1 (1) is not a string, expected BYTES"),
+            "{err}"
+        );
+        let err = parse(r#"[1, "x"]"#)
+            .unwrap()
+            .to_tensor(DataType::F32, vec![2], &"input `x`")
+            .unwrap_err();
+        assert!(
+            err.contains("element 1 (\"x\") is a string, expected FP32"),
+            "{err}"
+        );
+        let err = parse(r#"["NaN"]"#)
+            .unwrap()
+            .to_tensor(DataType::I64, vec![1], &"x")
+            .unwrap_err();
+        assert!(err.contains("is a string, expected INT64"), "{err}");
     }
 
     #[test]

@@ -83,10 +83,26 @@ impl Signature {
     }
 }
 
-/// An engine failure, converted to an internal error at the request boundary.
+/// Why a model run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The engine failed (a bug, a broken model): an internal error at the
+    /// request boundary, its detail logged and not shown to the client.
+    #[error("{0}")]
+    Engine(String),
+    /// The request's values are outside what the model answers for (a
+    /// category a strict encoder has never seen): the client's error, told to
+    /// the client.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Raised by our operators for input values the model has no answer for.
+/// tract carries it up its error chain, where [`onnx::OnnxModel`] finds it and
+/// answers [`ModelError::Input`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ModelError(pub String);
+pub struct InputError(pub String);
 
 /// A loaded model that can answer a batch.
 pub trait Model: Send + Sync + 'static {

@@ -3,6 +3,10 @@
 //! Every protocol decodes into this form and every model answers in it. Keeping the
 //! payload as raw bytes means the V2 binary extension needs no parsing at all, a cache
 //! key is the bytes themselves, and a batch row is a plain byte range.
+//!
+//! Strings (`BYTES`) are kept in the V2 binary layout too: each element a 4-byte
+//! little-endian length, then its bytes. Rows stay byte ranges; finding one walks
+//! the lengths (see [`Tensor::row_range`]).
 
 use bytes::Bytes;
 use std::fmt;
@@ -34,11 +38,14 @@ pub enum DataType {
     F32,
     /// IEEE double precision.
     F64,
+    /// Variable-length strings, UTF-8 text (scikit-learn's string labels and
+    /// categories): each element a 4-byte little-endian length, then its bytes.
+    Bytes,
 }
 
 impl DataType {
     /// Every datatype, for messages that list what is allowed.
-    pub const ALL: [DataType; 12] = [
+    pub const ALL: [DataType; 13] = [
         DataType::Bool,
         DataType::U8,
         DataType::U16,
@@ -51,16 +58,23 @@ impl DataType {
         DataType::F16,
         DataType::F32,
         DataType::F64,
+        DataType::Bytes,
     ];
 
-    /// Bytes per element.
+    /// Bytes per element; for `BYTES`, the smallest element: the length of an
+    /// empty string (so zeros of any type are a valid tensor).
     pub fn size(self) -> usize {
         match self {
             DataType::Bool | DataType::U8 | DataType::I8 => 1,
             DataType::U16 | DataType::I16 | DataType::F16 => 2,
-            DataType::U32 | DataType::I32 | DataType::F32 => 4,
+            DataType::U32 | DataType::I32 | DataType::F32 | DataType::Bytes => 4,
             DataType::U64 | DataType::I64 | DataType::F64 => 8,
         }
+    }
+
+    /// Whether elements are variable-length strings.
+    pub fn is_bytes(self) -> bool {
+        self == DataType::Bytes
     }
 
     /// The Open Inference Protocol name (`FP32`, `INT64`, ...).
@@ -78,10 +92,11 @@ impl DataType {
             DataType::F16 => "FP16",
             DataType::F32 => "FP32",
             DataType::F64 => "FP64",
+            DataType::Bytes => "BYTES",
         }
     }
 
-    /// Parses an Open Inference Protocol name; `None` for unknown names and `BYTES`.
+    /// Parses an Open Inference Protocol name; `None` for unknown names.
     pub fn from_name(name: &str) -> Option<DataType> {
         DataType::ALL.into_iter().find(|d| d.name() == name)
     }
@@ -105,13 +120,20 @@ pub struct Tensor {
     pub dtype: DataType,
     /// Dimensions; the first is the batch (row) dimension for batched models.
     pub shape: Vec<usize>,
-    /// `shape.iter().product() * dtype.size()` bytes; `Bytes` so slicing rows is free.
+    /// `shape.iter().product() * dtype.size()` bytes, or for `BYTES` that many
+    /// length-prefixed strings; `Bytes` so slicing rows is free.
     pub data: Bytes,
 }
 
 impl Tensor {
     /// Builds a tensor, checking that the byte length fits the shape.
     pub fn new(dtype: DataType, shape: Vec<usize>, data: Bytes) -> Result<Tensor, String> {
+        if dtype.is_bytes() {
+            let elements =
+                element_count(&shape).ok_or_else(|| format!("shape {shape:?} is too large"))?;
+            check_strings(&data, elements).map_err(|e| format!("shape {shape:?} of BYTES: {e}"))?;
+            return Ok(Tensor { dtype, shape, data });
+        }
         let expected = element_count(&shape)
             .and_then(|n| n.checked_mul(dtype.size()))
             .ok_or_else(|| format!("shape {shape:?} is too large"))?;
@@ -130,6 +152,21 @@ impl Tensor {
         Tensor::new(DataType::F32, shape, Bytes::from(bytes))
     }
 
+    /// Builds a BYTES tensor from strings, row-major.
+    pub fn from_strings<S: AsRef<str>>(shape: Vec<usize>, values: &[S]) -> Result<Tensor, String> {
+        let mut data = Vec::with_capacity(values.iter().map(|v| 4 + v.as_ref().len()).sum());
+        for v in values {
+            push_string(&mut data, v.as_ref().as_bytes())?;
+        }
+        Tensor::new(DataType::Bytes, shape, Bytes::from(data))
+    }
+
+    /// The elements of a BYTES tensor (checked UTF-8 when it was built), in order.
+    pub fn strings(&self) -> Strings<'_> {
+        debug_assert!(self.dtype.is_bytes());
+        Strings { data: &self.data }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
@@ -145,20 +182,36 @@ impl Tensor {
         self.shape.first().copied().unwrap_or(1)
     }
 
-    /// Bytes in one row along the first dimension.
-    pub fn row_bytes(&self) -> usize {
-        self.shape.iter().skip(1).product::<usize>() * self.dtype.size()
+    /// The bytes of rows `start..end` along the first dimension. For BYTES this
+    /// walks the lengths of the rows before `end`, checked when the tensor was built.
+    pub fn row_range(&self, start: usize, end: usize) -> std::ops::Range<usize> {
+        let per_row = self.shape.iter().skip(1).product::<usize>();
+        if !self.dtype.is_bytes() {
+            let row = per_row * self.dtype.size();
+            return start * row..end * row;
+        }
+        let mut offset = 0;
+        let mut begin = 0;
+        for element in 0..end * per_row {
+            if element == start * per_row {
+                begin = offset;
+            }
+            offset += 4 + string_len(&self.data[offset..]);
+        }
+        if start == end {
+            begin = offset;
+        }
+        begin..offset
     }
 
     /// Rows `start..end` as a new tensor sharing the same buffer.
     pub fn slice_rows(&self, start: usize, end: usize) -> Tensor {
-        let row = self.row_bytes();
         let mut shape = self.shape.clone();
         shape[0] = end - start;
         Tensor {
             dtype: self.dtype,
             shape,
-            data: self.data.slice(start * row..end * row),
+            data: self.data.slice(self.row_range(start, end)),
         }
     }
 
@@ -184,8 +237,11 @@ impl Tensor {
         }
     }
 
-    /// Values as f64, for JSON output and tests.
+    /// Values as f64, for tests and numeric summaries; BYTES has none.
     pub fn to_f64_vec(&self) -> Vec<f64> {
+        if self.dtype.is_bytes() {
+            return Vec::new();
+        }
         let size = self.dtype.size();
         self.data
             .chunks_exact(size)
@@ -213,6 +269,70 @@ impl Tensor {
     }
 }
 
+/// Iterator over the strings of a BYTES tensor.
+pub struct Strings<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for Strings<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let len = string_len(self.data);
+        let (text, rest) = self.data[4..].split_at(len);
+        self.data = rest;
+        // Checked when the tensor was built; a failure here is a bug, not input.
+        Some(std::str::from_utf8(text).expect("BYTES elements are checked UTF-8"))
+    }
+}
+
+/// The length prefix at the start of `data` (at least 4 bytes, checked at build).
+fn string_len(data: &[u8]) -> usize {
+    u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize
+}
+
+/// Appends one length-prefixed string.
+pub fn push_string(data: &mut Vec<u8>, text: &[u8]) -> Result<(), String> {
+    let len = u32::try_from(text.len())
+        .map_err(|_| format!("a string of {} bytes is too long", text.len()))?;
+    data.extend_from_slice(&len.to_le_bytes());
+    data.extend_from_slice(text);
+    Ok(())
+}
+
+/// Checks that `data` is exactly `elements` length-prefixed UTF-8 strings.
+fn check_strings(data: &[u8], elements: usize) -> Result<(), String> {
+    let mut rest = data;
+    for i in 0..elements {
+        if rest.len() < 4 {
+            return Err(format!(
+                "needs {elements} length-prefixed strings, the bytes end inside element {i}"
+            ));
+        }
+        let len = string_len(rest);
+        if rest.len() - 4 < len {
+            return Err(format!(
+                "element {i} declares {len} bytes but only {} remain",
+                rest.len() - 4
+            ));
+        }
+        if let Err(e) = std::str::from_utf8(&rest[4..4 + len]) {
+            return Err(format!("element {i} is not UTF-8 text ({e})"));
+        }
+        rest = &rest[4 + len..];
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "{} bytes follow the {elements} strings the shape holds",
+            rest.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Product of dimensions, `None` on overflow.
 pub fn element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -233,6 +353,7 @@ pub fn element_to_f64(dtype: DataType, b: &[u8]) -> f64 {
         DataType::U64 => u64::from_le_bytes(b.try_into().expect("8 bytes")) as f64,
         DataType::I64 => i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64,
         DataType::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+        DataType::Bytes => f64::NAN,
     }
 }
 
@@ -260,6 +381,41 @@ mod tests {
         for d in DataType::ALL {
             assert_eq!(DataType::from_name(d.name()), Some(d));
         }
-        assert_eq!(DataType::from_name("BYTES"), None);
+        assert_eq!(DataType::from_name("STRING"), None);
+    }
+
+    #[test]
+    fn strings_slice_and_concat_by_row() {
+        let t = Tensor::from_strings(vec![3, 2], &["a", "", "ccc", "dd", "é", "f"]).unwrap();
+        assert_eq!(
+            t.strings().collect::<Vec<_>>(),
+            ["a", "", "ccc", "dd", "é", "f"]
+        );
+        let middle = t.slice_rows(1, 2);
+        assert_eq!(middle.shape, vec![1, 2]);
+        assert_eq!(middle.strings().collect::<Vec<_>>(), ["ccc", "dd"]);
+        assert!(t.slice_rows(2, 2).strings().next().is_none());
+        let parts = [t.slice_rows(0, 1), t.slice_rows(1, 3)];
+        assert_eq!(Tensor::concat_rows(&parts), t);
+        // Zeros of BYTES are empty strings.
+        let zeros = Tensor::new(DataType::Bytes, vec![2], Bytes::from(vec![0u8; 8])).unwrap();
+        assert_eq!(zeros.strings().collect::<Vec<_>>(), ["", ""]);
+    }
+
+    #[test]
+    fn malformed_strings_are_refused() {
+        let new =
+            |bytes: &[u8], n| Tensor::new(DataType::Bytes, vec![n], Bytes::copy_from_slice(bytes));
+        let err = new(&[1, 0, 0, 0, b'a', 9], 1).unwrap_err();
+        assert!(err.contains("1 bytes follow the 1 strings"), "{err}");
+        let err = new(&[5, 0, 0, 0, b'a'], 1).unwrap_err();
+        assert!(
+            err.contains("element 0 declares 5 bytes but only 1 remain"),
+            "{err}"
+        );
+        let err = new(&[1, 0, 0, 0, b'a', 0, 0], 2).unwrap_err();
+        assert!(err.contains("bytes end inside element 1"), "{err}");
+        let err = new(&[1, 0, 0, 0, 0xff], 1).unwrap_err();
+        assert!(err.contains("element 0 is not UTF-8"), "{err}");
     }
 }

@@ -20,6 +20,9 @@ pub enum Behaviour {
     ExtraRow,
     /// Sleep this many milliseconds per run, whatever its rows, then answer.
     SleepMs(u64),
+    /// Return an engine error when any row's `x0` is negative (a failure caused
+    /// by one request's values, like an unknown category), answer otherwise.
+    FailOnNegative,
 }
 
 /// Input `x` FP32 `[-1, 2]`, output `y` FP32 `[-1, 1]` = `x0 + 10 * x1`.
@@ -108,11 +111,15 @@ impl Model for FakeModel {
             .lock()
             .expect("batches lock")
             .push(inputs[0].rows());
+        let negative = || inputs[0].to_f64_vec().chunks(2).any(|r| r[0] < 0.0);
         match self.behaviour {
-            Behaviour::Fail => return Err(ModelError("secret engine detail".into())),
+            Behaviour::Fail => return Err(ModelError::Engine("secret engine detail".into())),
+            Behaviour::FailOnNegative if negative() => {
+                return Err(ModelError::Input("negative x0".into()))
+            }
             Behaviour::Panic => panic!("fake model panicked"),
             Behaviour::SleepMs(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
-            Behaviour::Answer | Behaviour::ExtraRow => {}
+            Behaviour::Answer | Behaviour::ExtraRow | Behaviour::FailOnNegative => {}
         }
         let x: Vec<f32> = inputs[0].to_f64_vec().iter().map(|&v| v as f32).collect();
         let mut y: Vec<f32> = x
@@ -122,7 +129,7 @@ impl Model for FakeModel {
         if self.behaviour == Behaviour::ExtraRow {
             y.push(0.0);
         }
-        let out = Tensor::from_f32(vec![y.len(), 1], &y).map_err(ModelError)?;
+        let out = Tensor::from_f32(vec![y.len(), 1], &y).map_err(ModelError::Engine)?;
         Ok(vec![out])
     }
 }

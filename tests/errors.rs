@@ -53,7 +53,7 @@ async fn wrong_field_type_is_400() {
         .assert_error(400, "instances");
     post(&app, "/predict", &json!({ "instances": [vec!["a"; 16]] }))
         .await
-        .assert_error(400, "expected a number");
+        .assert_error(400, "element 0 (\"a\") is a string, expected FP32");
     // An unknown field is skipped, so a body with only that names what is missing.
     post(&app, "/predict", &json!({ "rows": [] }))
         .await

@@ -7,21 +7,39 @@ use inferd::tensor::{DataType, Tensor};
 use proptest::prelude::*;
 
 /// Any valid tensor of `dtype`: BOOL bytes are 0 or 1, every other bit pattern is a
-/// valid value (NaNs and infinities included).
-fn tensor(dtype: DataType) -> impl Strategy<Value = Tensor> {
-    (1usize..5, 0usize..6).prop_flat_map(move |(rows, cols)| {
-        let n = rows * cols * dtype.size();
-        proptest::collection::vec(any::<u8>(), n).prop_map(move |mut bytes| {
-            if dtype == DataType::Bool {
-                bytes.iter_mut().for_each(|b| *b &= 1);
+/// valid value (NaNs and infinities included), BYTES any UTF-8 strings (quotes,
+/// escapes, "NaN" and the empty string included).
+fn tensor(dtype: DataType) -> BoxedStrategy<Tensor> {
+    (1usize..5, 0usize..6)
+        .prop_flat_map(move |(rows, cols)| {
+            if dtype.is_bytes() {
+                let text = prop_oneof![
+                    any::<String>(),
+                    Just("NaN".to_string()),
+                    Just(String::new())
+                ];
+                return proptest::collection::vec(text, rows * cols)
+                    .prop_map(move |s| Tensor::from_strings(vec![rows, cols], &s).expect("sized"))
+                    .boxed();
             }
-            Tensor::new(dtype, vec![rows, cols], bytes.into()).expect("sized to the shape")
+            let n = rows * cols * dtype.size();
+            proptest::collection::vec(any::<u8>(), n)
+                .prop_map(move |mut bytes| {
+                    if dtype == DataType::Bool {
+                        bytes.iter_mut().for_each(|b| *b &= 1);
+                    }
+                    Tensor::new(dtype, vec![rows, cols], bytes.into()).expect("sized to the shape")
+                })
+                .boxed()
         })
-    })
+        .boxed()
 }
 
 /// Equal values, NaN equal to any NaN (JSON spells every NaN "NaN").
 fn same(dtype: DataType, a: &Tensor, b: &Tensor) -> bool {
+    if dtype.is_bytes() {
+        return a == b;
+    }
     let size = dtype.size();
     a.shape == b.shape
         && a.data

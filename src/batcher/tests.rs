@@ -176,6 +176,35 @@ async fn failing_and_panicking_models_answer_errors_and_keep_serving() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_that_fails_the_model_fails_alone() {
+    let (model, gate) = FakeModel::new(Behaviour::FailOnNegative).gated();
+    let model = Arc::new(model);
+    let b = start(model.clone(), 64, 0, 16);
+    let blocker = b.enqueue(rows(0.0, 1), 1, None).unwrap();
+    model.wait_entered(1).await;
+    // These three wait together and form one batch, which fails on `bad`.
+    let good = b.enqueue(rows(1.0, 2), 2, None).unwrap();
+    let bad = b.enqueue(rows(-5.0, 1), 1, None).unwrap();
+    let other = b.enqueue(rows(7.0, 1), 1, None).unwrap();
+    drop(gate);
+    blocker.await.unwrap().unwrap();
+    let (out, _) = good.await.unwrap().unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(1.0, 2));
+    let r = bad.await.unwrap();
+    assert!(
+        matches!(&r, Err(ApiError::BadRequest(m)) if m.contains("no answer for this input: negative x0")),
+        "{r:?}"
+    );
+    let (out, _) = other.await.unwrap().unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(7.0, 1));
+    assert_eq!(
+        model.batches(),
+        vec![1, 4, 2, 1, 1],
+        "the failed batch ran again per request"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn rows_of_different_widths_are_never_stacked() {
     let (model, gate) = FakeModel::new(Behaviour::Answer).gated();
     let model = Arc::new(model);

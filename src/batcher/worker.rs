@@ -3,7 +3,7 @@
 use super::{Answer, Batch, Delivery, Job, Labels, Timing};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::model::Model;
+use crate::model::{Model, ModelError};
 use crate::tensor::Tensor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -44,6 +44,13 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
     if jobs.is_empty() {
         return Vec::new();
     }
+    run_jobs(model, jobs, metrics, labels)
+}
+
+/// Runs the jobs as one model run. If the run fails and holds several jobs, each
+/// runs again alone: a run can fail on one request's values (an unknown category,
+/// say), and that must fail only that request, with a 400 that says why.
+fn run_jobs(model: &dyn Model, jobs: Vec<Job>, metrics: &Metrics, labels: &Labels) -> Delivery {
     let rows: usize = jobs.iter().map(|j| j.rows).sum();
     let inputs = stack_inputs(&jobs);
     let started = Instant::now();
@@ -61,7 +68,23 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
         .observe(rows as f64);
     let outputs = match result {
         Ok(Ok(outputs)) => outputs,
-        Ok(Err(e)) => {
+        Ok(Err(_)) | Err(_) if jobs.len() > 1 => {
+            return jobs
+                .into_iter()
+                .flat_map(|job| run_jobs(model, vec![job], metrics, labels))
+                .collect();
+        }
+        Ok(Err(ModelError::Input(why))) => {
+            let error = ApiError::bad_request(format!(
+                "model `{}` version {} has no answer for this input: {why}",
+                labels.model, labels.version
+            ));
+            return jobs
+                .into_iter()
+                .map(|job| (job.reply, Err(error.clone())))
+                .collect();
+        }
+        Ok(Err(ModelError::Engine(e))) => {
             return fail(
                 jobs,
                 format!("model {}:{} failed: {e}", labels.model, labels.version),

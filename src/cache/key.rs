@@ -34,7 +34,7 @@ pub fn unit_key<'a>(
                     + 8
                     + 8 * t.shape.len().saturating_sub(1)
                     + 8
-                    + t.row_bytes() * (end - start)
+                    + t.row_range(start, end).len()
             })
             .sum::<usize>();
     let mut key = Vec::with_capacity(size);
@@ -51,8 +51,7 @@ pub fn unit_key<'a>(
         for &d in tensor.shape.iter().skip(1) {
             key.put_u64_le(d as u64);
         }
-        let row = tensor.row_bytes();
-        let bytes = &tensor.data[start * row..end * row];
+        let bytes = &tensor.data[tensor.row_range(start, end)];
         key.put_u64_le(bytes.len() as u64);
         key.put_slice(bytes);
     }

@@ -1,7 +1,7 @@
 //! The tract-backed model: loads an ONNX file once into an optimized plan that every
 //! inference thread shares. tract's types and errors stop at this file's boundary.
 
-use super::{Model, ModelError, Signature, TensorSpec};
+use super::{InputError, Model, ModelError, Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor};
 use bytes::Bytes;
 use std::path::Path;
@@ -92,23 +92,21 @@ impl OnnxModel {
             .into_optimized()
             .map_err(|e| format!("cannot optimize {}: {e:#}", path.display()))?;
         let typed = integer_outputs(typed).map_err(|e| e.to_string())?;
-        let spec = |name: String,
-                    fact: &tract_onnx::prelude::TypedFact|
-         -> Result<TensorSpec, String> {
-            let dtype = data_type(fact.datum_type).ok_or_else(|| {
-                    if fact.datum_type == DatumType::String {
-                        format!("`{name}` is a string tensor: string inputs and outputs are not supported yet")
-                    } else {
-                        format!("`{name}` has unsupported element type {:?}", fact.datum_type)
-                    }
+        let spec =
+            |name: String, fact: &tract_onnx::prelude::TypedFact| -> Result<TensorSpec, String> {
+                let dtype = data_type(fact.datum_type).ok_or_else(|| {
+                    format!(
+                        "`{name}` has unsupported element type {:?}",
+                        fact.datum_type
+                    )
                 })?;
-            let shape = fact
-                .shape
-                .iter()
-                .map(|d| d.to_i64().unwrap_or(-1))
-                .collect();
-            Ok(TensorSpec { name, dtype, shape })
-        };
+                let shape = fact
+                    .shape
+                    .iter()
+                    .map(|d| d.to_i64().unwrap_or(-1))
+                    .collect();
+                Ok(TensorSpec { name, dtype, shape })
+            };
         let inputs = input_names
             .into_iter()
             .enumerate()
@@ -157,34 +155,51 @@ impl Model for OnnxModel {
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
         let values = inputs.iter().map(to_tract).collect::<Result<_, _>>()?;
-        let outputs = self
-            .plan
-            .run(values)
-            .map_err(|e| ModelError(format!("{e:#}")))?;
+        let outputs = self.plan.run(values).map_err(|e| {
+            match e.chain().find_map(|c| c.downcast_ref::<InputError>()) {
+                Some(input) => ModelError::Input(input.to_string()),
+                None => ModelError::Engine(format!("{e:#}")),
+            }
+        })?;
         outputs.iter().map(|v| from_tract(v)).collect()
     }
 }
 
 fn to_tract(t: &Tensor) -> Result<TValue, ModelError> {
-    let mut out = tract_onnx::prelude::Tensor::zero_dt(datum_type(t.dtype), &t.shape)
-        .map_err(|e| ModelError(e.to_string()))?;
-    out.as_bytes_mut().copy_from_slice(&t.data);
-    Ok(out.into_tvalue())
+    let tensor = if t.dtype.is_bytes() {
+        let strings: Vec<String> = t.strings().map(str::to_string).collect();
+        tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(t.shape.clone(), strings)
+            .map(tract_onnx::prelude::Tensor::from)
+            .map_err(|e| ModelError::Engine(e.to_string()))
+    } else {
+        let mut out = tract_onnx::prelude::Tensor::zero_dt(datum_type(t.dtype), &t.shape)
+            .map_err(|e| ModelError::Engine(e.to_string()))?;
+        out.as_bytes_mut().copy_from_slice(&t.data);
+        Ok(out)
+    };
+    Ok(tensor?.into_tvalue())
 }
 
 fn from_tract(v: &tract_onnx::prelude::Tensor) -> Result<Tensor, ModelError> {
     let dtype = data_type(v.datum_type()).ok_or_else(|| {
-        ModelError(format!(
+        ModelError::Engine(format!(
             "model produced unsupported type {:?}",
             v.datum_type()
         ))
     })?;
+    if dtype.is_bytes() {
+        let view = v
+            .to_plain_array_view::<String>()
+            .map_err(|e| ModelError::Engine(e.to_string()))?;
+        let strings: Vec<&str> = view.iter().map(String::as_str).collect();
+        return Tensor::from_strings(v.shape().to_vec(), &strings).map_err(ModelError::Engine);
+    }
     Tensor::new(
         dtype,
         v.shape().to_vec(),
         Bytes::copy_from_slice(v.as_bytes()),
     )
-    .map_err(ModelError)
+    .map_err(ModelError::Engine)
 }
 
 fn data_type(dt: DatumType) -> Option<DataType> {
@@ -201,6 +216,7 @@ fn data_type(dt: DatumType) -> Option<DataType> {
         DatumType::F16 => DataType::F16,
         DatumType::F32 => DataType::F32,
         DatumType::F64 => DataType::F64,
+        DatumType::String => DataType::Bytes,
         _ => return None,
     })
 }
@@ -219,5 +235,6 @@ fn datum_type(dt: DataType) -> DatumType {
         DataType::F16 => DatumType::F16,
         DataType::F32 => DatumType::F32,
         DataType::F64 => DatumType::F64,
+        DataType::Bytes => DatumType::String,
     }
 }

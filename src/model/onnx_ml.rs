@@ -25,6 +25,7 @@ mod encoders;
 mod forest;
 mod labels;
 mod linear;
+mod linear_classifier;
 mod post_transform;
 mod row_op;
 mod scaler;
@@ -61,6 +62,7 @@ pub(crate) fn onnx() -> tract_onnx::Onnx {
     );
     reg.insert("TreeEnsemble", tree_regressor::tree_ensemble);
     reg.insert("LinearRegressor", linear::linear_regressor);
+    reg.insert("LinearClassifier", linear_classifier::linear_classifier);
     reg.insert("SVMClassifier", svm::svm_classifier);
     reg.insert("SVMRegressor", svm::svm_regressor);
     reg.insert("Binarizer", elementwise::binarizer);

@@ -64,7 +64,8 @@ fn width(shape: &[i64]) -> Option<usize> {
 }
 
 /// Every feature of a model: its one input's columns, then each output's columns.
-/// Outputs that are not `[-1]` or `[-1, n]` are left out; a model whose inputs are
+/// Outputs that are not `[-1]` or `[-1, n]`, or hold strings (a classifier's
+/// string labels), are left out; a model whose inputs are
 /// not one such tensor cannot be monitored.
 pub fn columns(sig: &Signature, feature_names: Option<&[String]>) -> Result<Vec<Column>, String> {
     let [input] = sig.inputs.as_slice() else {
@@ -73,6 +74,12 @@ pub fn columns(sig: &Signature, feature_names: Option<&[String]>) -> Result<Vec<
             sig.inputs.len()
         ));
     };
+    if input.dtype.is_bytes() {
+        return Err(format!(
+            "monitoring compares numeric features, and input `{}` holds strings (BYTES)",
+            input.name
+        ));
+    }
     let width = width(&input.shape).ok_or_else(|| {
         format!(
             "monitoring needs a 2-D input of fixed width, and input `{}` has shape {:?}",
@@ -99,7 +106,7 @@ pub fn columns(sig: &Signature, feature_names: Option<&[String]>) -> Result<Vec<
         })
         .collect();
     for (index, output) in sig.outputs.iter().enumerate() {
-        let Some(width) = self::width(&output.shape) else {
+        let Some(width) = self::width(&output.shape).filter(|_| !output.dtype.is_bytes()) else {
             continue;
         };
         for col in 0..width {
@@ -179,5 +186,30 @@ mod tests {
             outputs: vec![],
         };
         assert!(columns(&sig, None).unwrap_err().contains("has 2 inputs"));
+    }
+
+    #[test]
+    fn string_labels_are_left_out_and_string_inputs_refused() {
+        let label = TensorSpec {
+            name: "label".into(),
+            dtype: DataType::Bytes,
+            shape: vec![-1],
+        };
+        let sig = Signature {
+            inputs: vec![spec("x", vec![-1, 1])],
+            outputs: vec![label.clone(), spec("p", vec![-1, 1])],
+        };
+        let names: Vec<String> = columns(&sig, None)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["f0", "out:p"]);
+        let sig = Signature {
+            inputs: vec![label],
+            outputs: vec![],
+        };
+        let err = columns(&sig, None).unwrap_err();
+        assert!(err.contains("input `label` holds strings (BYTES)"), "{err}");
     }
 }

@@ -6,7 +6,8 @@ use crate::model::TensorSpec;
 use crate::tensor::{DataType, Tensor};
 use arrow_array::{
     ArrayRef, BooleanArray, Float16Array, Float32Array, Float64Array, Int16Array, Int32Array,
-    Int64Array, Int8Array, RecordBatch, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Int64Array, Int8Array, RecordBatch, StringArray, UInt16Array, UInt32Array, UInt64Array,
+    UInt8Array,
 };
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -72,11 +73,16 @@ fn arrow_type(dtype: DataType) -> ArrowType {
         DataType::F16 => ArrowType::Float16,
         DataType::F32 => ArrowType::Float32,
         DataType::F64 => ArrowType::Float64,
+        DataType::Bytes => ArrowType::Utf8,
     }
 }
 
 /// Column `c` of `width` from a row-major tensor, as an Arrow array.
 fn column_array(t: &Tensor, c: usize, width: usize) -> ArrayRef {
+    if t.dtype.is_bytes() {
+        let cells = t.strings().skip(c).step_by(width);
+        return Arc::new(StringArray::from_iter_values(cells));
+    }
     let size = t.dtype.size();
     let cells = t.data.chunks_exact(size).skip(c).step_by(width);
     macro_rules! collect {
@@ -99,6 +105,7 @@ fn column_array(t: &Tensor, c: usize, width: usize) -> ArrayRef {
         DataType::U64 => collect!(UInt64Array, |b: &[u8]| u64::from_le_bytes(eight(b))),
         DataType::I64 => collect!(Int64Array, |b: &[u8]| i64::from_le_bytes(eight(b))),
         DataType::F64 => collect!(Float64Array, |b: &[u8]| f64::from_le_bytes(eight(b))),
+        DataType::Bytes => unreachable!("strings are collected above"),
     }
 }
 

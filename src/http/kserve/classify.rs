@@ -4,7 +4,7 @@
 //! written as Triton writes them (C++ `std::to_string`: six decimals for floats).
 
 use crate::error::ApiError;
-use crate::tensor::{element_to_f64, DataType, Tensor};
+use crate::tensor::{element_to_f64, push_string, DataType, Tensor};
 use std::cmp::Ordering;
 
 /// The labels of one output, row-major.
@@ -23,9 +23,7 @@ impl Labels {
         let size = self.strings.iter().map(|s| 4 + s.len()).sum();
         let mut out = Vec::with_capacity(size);
         for s in &self.strings {
-            let len = u32::try_from(s.len()).expect("a label is a few dozen bytes");
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
+            push_string(&mut out, s.as_bytes()).expect("a label is a few dozen bytes");
         }
         out
     }
@@ -39,9 +37,10 @@ pub(super) fn top_k(
     k: usize,
     batched: bool,
 ) -> Result<Labels, ApiError> {
-    if tensor.dtype == DataType::Bool {
+    if matches!(tensor.dtype, DataType::Bool | DataType::Bytes) {
         return Err(ApiError::bad_request(format!(
-            "output `{name}` is BOOL; classification needs a numeric output"
+            "output `{name}` is {}; classification needs a numeric output",
+            tensor.dtype
         )));
     }
     let size = tensor.dtype.size();
@@ -142,6 +141,12 @@ mod tests {
         let b = Tensor::new(DataType::Bool, vec![1], Bytes::from_static(&[1])).unwrap();
         let err = top_k("flag", &b, 1, false).unwrap_err().to_string();
         assert!(err.contains("`flag` is BOOL"), "{err}");
+        let s = Tensor::from_strings(vec![1], &["cat"]).unwrap();
+        let err = top_k("label", &s, 1, false).unwrap_err().to_string();
+        assert!(
+            err.contains("`label` is BYTES; classification needs a numeric"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -164,11 +164,18 @@ pub(super) fn check_input_parameters(input: &V2Input, dtype: DataType) -> Result
     if p.shared_memory_region.is_some() {
         return Err(no_shared_memory("input", &input.name));
     }
-    // String codecs ("str", "base64") are for BYTES tensors, whose decoding owns them;
-    // on a numeric tensor they would mean the numbers are not what they seem.
+    // A codec says how to read `data`: "str" is BYTES read as text, which is how
+    // inferd reads every BYTES tensor; "base64" (MLServer's) would need decoding
+    // first, and on a numeric tensor any string codec would mean the numbers are
+    // not what they seem.
     match p.content_type.as_deref() {
         None | Some("np") => Ok(()),
-        Some(_) if dtype.name() == "BYTES" => Ok(()),
+        Some("str") if dtype.is_bytes() => Ok(()),
+        Some(other) if dtype.is_bytes() => Err(ApiError::bad_request(format!(
+            "input `{}` has content_type {other:?}; inferd reads BYTES data as UTF-8 \
+             text: send the strings themselves, with content_type \"str\" or none",
+            input.name
+        ))),
         Some(other) => Err(ApiError::bad_request(format!(
             "input `{}` has content_type {other:?}, which does not fit datatype {dtype}; \
              numeric tensors take \"np\" or no content_type",

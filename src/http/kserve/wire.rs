@@ -58,20 +58,14 @@ pub(super) struct V2RequestedOutput {
     pub parameters: Option<Params<OutputParameters>>,
 }
 
-/// Parses a V2 datatype name, refusing `BYTES` with a clear reason.
+/// Parses a V2 datatype name.
 pub(super) fn datatype(name: &str, input: &str) -> Result<DataType, ApiError> {
     DataType::from_name(name).ok_or_else(|| {
-        if name == "BYTES" {
-            ApiError::bad_request(format!(
-                "input `{input}` has datatype BYTES, which no model here takes; send numbers"
-            ))
-        } else {
-            let allowed: Vec<&str> = DataType::ALL.iter().map(|d| d.name()).collect();
-            ApiError::bad_request(format!(
-                "input `{input}` has unknown datatype {name:?}; expected one of {}",
-                allowed.join(", ")
-            ))
-        }
+        let allowed: Vec<&str> = DataType::ALL.iter().map(|d| d.name()).collect();
+        ApiError::bad_request(format!(
+            "input `{input}` has unknown datatype {name:?}; expected one of {}",
+            allowed.join(", ")
+        ))
     })
 }
 

@@ -196,14 +196,6 @@ fn check_node(onnx: &tract_onnx::Onnx, node: &NodeProto) -> Result<(), String> {
     let Some((_, known)) = ML_ATTRIBUTES.iter().find(|(name, _)| *name == op) else {
         return Err(unsupported());
     };
-    // inferd has no string tensors yet: string labels and categories would
-    // fail later with a message about tract's internals.
-    if let Some(attr) = node.attribute.iter().find(|a| a.name.ends_with("_strings")) {
-        return Err(format!(
-            "operator `{domain}:{op}` (node `{}`): attribute `{}`: string labels and categories are not supported yet",
-            node.name, attr.name
-        ));
-    }
     match node
         .attribute
         .iter()
@@ -254,16 +246,20 @@ mod tests {
             Ok(())
         );
         assert_eq!(check(model("", "Relu", &[])), Ok(()));
+        assert_eq!(
+            check(model(
+                "ai.onnx.ml",
+                "LinearClassifier",
+                &["classlabels_strings"]
+            )),
+            Ok(())
+        );
         for (m, needle) in [
             (
                 model("ai.onnx.ml", "DictVectorizer", &[]),
                 "operator `ai.onnx.ml:DictVectorizer` (node `n1`) is not supported",
             ),
             (model("", "NoSuchOp", &[]), "operator `ai.onnx:NoSuchOp`"),
-            (
-                model("ai.onnx.ml", "LinearClassifier", &["classlabels_strings"]),
-                "`classlabels_strings`: string labels and categories are not supported yet",
-            ),
             (
                 model("com.microsoft", "FusedGemm", &[]),
                 "`com.microsoft:FusedGemm`",

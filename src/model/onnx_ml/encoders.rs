@@ -1,72 +1,62 @@
-//! `OneHotEncoder` and `LabelEncoder` (ai.onnx.ml) over numbers, as
-//! onnxruntime computes them. tract 0.23 ships neither.
-//!
-//! String categories are refused at load with the attribute's name: inferd
-//! does not carry string tensors yet (see the README's "Supported models").
+//! `OneHotEncoder` and `LabelEncoder` (ai.onnx.ml) over numbers and strings,
+//! as onnxruntime computes them. tract 0.23 ships neither.
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
-
-/// Refuses the string form of an encoder attribute.
-fn refuse_strings(node: &NodeProto, names: &[&str]) -> TractResult<()> {
-    for name in names {
-        let present = node.attribute.iter().any(|a| a.name == *name);
-        node.expect_attr(
-            name,
-            !present,
-            "to be absent: string categories are not supported",
-        )?;
-    }
-    Ok(())
-}
 
 /// Parses a `OneHotEncoder` node; registered by [`super::onnx`].
 pub(super) fn one_hot_encoder(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    refuse_strings(node, &["cats_strings"])?;
-    let cats = node.get_attr_vec::<i64>("cats_int64s")?;
-    node.expect_attr("cats_int64s", !cats.is_empty(), "at least one category")?;
+    let ints = node.get_attr_opt_vec::<i64>("cats_int64s")?;
+    let strings = node.get_attr_opt_vec::<String>("cats_strings")?;
+    let cats = match (ints, strings) {
+        (Some(ints), None) if !ints.is_empty() => Keys::Ints(ints.into()),
+        (None, Some(strings)) if !strings.is_empty() => Keys::Strings(strings.into()),
+        _ => {
+            bail!("OneHotEncoder: exactly one of cats_int64s and cats_strings must list categories")
+        }
+    };
     let zeros = node.get_attr_opt::<i64>("zeros")?.unwrap_or(1) != 0;
-    Ok((
-        expand(Encoder::OneHot {
-            cats: cats.into(),
-            zeros,
-        }),
-        vec![],
-    ))
+    Ok((expand(Encoder::OneHot { cats, zeros }), vec![]))
 }
 
-/// Parses a `LabelEncoder` node (numeric keys and values); registered by [`super::onnx`].
+/// Parses a `LabelEncoder` node; registered by [`super::onnx`].
 pub(super) fn label_encoder(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    refuse_strings(
-        node,
-        &[
-            "keys_strings",
-            "values_strings",
-            "classes_strings",
-            "keys_tensor",
-            "values_tensor",
-        ],
-    )?;
-    let keys = match node.get_attr_opt_vec::<i64>("keys_int64s")? {
-        Some(ints) => Keys::Ints(ints.into()),
-        None => Keys::Floats(node.get_attr_vec::<f32>("keys_floats")?.into()),
+    // Opset 4's tensor-valued keys and values are not read: refused by name.
+    for name in ["keys_tensor", "values_tensor"] {
+        let present = node.attribute.iter().any(|a| a.name == name);
+        node.expect_attr(name, !present, "to be absent: not supported")?;
+    }
+    let keys = if let Some(ints) = node.get_attr_opt_vec::<i64>("keys_int64s")? {
+        Keys::Ints(ints.into())
+    } else if let Some(strings) = node.get_attr_opt_vec::<String>("keys_strings")? {
+        Keys::Strings(strings.into())
+    } else {
+        Keys::Floats(node.get_attr_vec::<f32>("keys_floats")?.into())
     };
-    let values = match node.get_attr_opt_vec::<i64>("values_int64s")? {
-        Some(ints) => Values::Ints(
+    // Defaults for unknown keys as the ONNX-ML operator defines them.
+    let values = if let Some(ints) = node.get_attr_opt_vec::<i64>("values_int64s")? {
+        Values::Ints(
             ints.into(),
             node.get_attr_opt::<i64>("default_int64")?.unwrap_or(-1),
-        ),
-        None => Values::Floats(
+        )
+    } else if let Some(strings) = node.get_attr_opt_vec::<String>("values_strings")? {
+        let default = node.get_attr_opt::<String>("default_string")?;
+        Values::Strings(
+            strings.into(),
+            default.unwrap_or_else(|| "_Unused".to_string()),
+        )
+    } else {
+        Values::Floats(
             node.get_attr_vec::<f32>("values_floats")?.into(),
             node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0),
-        ),
+        )
     };
     node.expect_attr(
         "values",
@@ -76,10 +66,12 @@ pub(super) fn label_encoder(
     Ok((expand(Encoder::Label { keys, values }), vec![]))
 }
 
+/// Categories of a `OneHotEncoder`, keys of a `LabelEncoder`.
 #[derive(Debug, Clone, PartialEq)]
 enum Keys {
     Ints(Arc<[i64]>),
     Floats(Arc<[f32]>),
+    Strings(Arc<[String]>),
 }
 
 impl Keys {
@@ -87,6 +79,7 @@ impl Keys {
         match self {
             Keys::Ints(k) => k.len(),
             Keys::Floats(k) => k.len(),
+            Keys::Strings(k) => k.len(),
         }
     }
 
@@ -94,6 +87,22 @@ impl Keys {
         match self {
             Keys::Ints(_) => i64::datum_type(),
             Keys::Floats(_) => f32::datum_type(),
+            Keys::Strings(_) => String::datum_type(),
+        }
+    }
+
+    /// Index in the keys of each element of `x` (`x` of the keys' type).
+    fn positions(&self, x: &Tensor) -> TractResult<Vec<Option<usize>>> {
+        fn find<K: Datum + PartialEq>(keys: &[K], x: &Tensor) -> TractResult<Vec<Option<usize>>> {
+            Ok(x.to_plain_array_view::<K>()?
+                .iter()
+                .map(|v| keys.iter().position(|k| k == v))
+                .collect())
+        }
+        match self {
+            Keys::Ints(k) => find(k, x),
+            Keys::Floats(k) => find(k, x),
+            Keys::Strings(k) => find(k, x),
         }
     }
 }
@@ -103,6 +112,7 @@ enum Values {
     /// Values and the default for unknown keys.
     Ints(Arc<[i64]>, i64),
     Floats(Arc<[f32]>, f32),
+    Strings(Arc<[String]>, String),
 }
 
 impl Values {
@@ -110,6 +120,37 @@ impl Values {
         match self {
             Values::Ints(v, _) => v.len(),
             Values::Floats(v, _) => v.len(),
+            Values::Strings(v, _) => v.len(),
+        }
+    }
+
+    fn datum_type(&self) -> DatumType {
+        match self {
+            Values::Ints(..) => i64::datum_type(),
+            Values::Floats(..) => f32::datum_type(),
+            Values::Strings(..) => String::datum_type(),
+        }
+    }
+
+    /// The value at each position, the default where there is none.
+    fn pick(&self, shape: &[usize], found: &[Option<usize>]) -> TractResult<Tensor> {
+        fn pick<V: Datum + Clone>(
+            vals: &[V],
+            default: &V,
+            shape: &[usize],
+            found: &[Option<usize>],
+        ) -> TractResult<Tensor> {
+            let out: Vec<V> = found
+                .iter()
+                .map(|f| f.map_or_else(|| default.clone(), |i| vals[i].clone()))
+                .collect();
+            let array = tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape, out)?;
+            Ok(Tensor::from(array))
+        }
+        match self {
+            Values::Ints(v, d) => pick(v, d, shape, found),
+            Values::Floats(v, d) => pick(v, d, shape, found),
+            Values::Strings(v, d) => pick(v, d, shape, found),
         }
     }
 }
@@ -117,9 +158,9 @@ impl Values {
 /// The operator.
 #[derive(Debug, Clone, PartialEq)]
 enum Encoder {
-    /// i64 [..] -> f32 [.., categories]; unknown values give zeros, or an
-    /// error when `zeros` is false.
-    OneHot { cats: Arc<[i64]>, zeros: bool },
+    /// i64 or string [..] -> f32 [.., categories]; unknown values give zeros,
+    /// or an error when `zeros` is false.
+    OneHot { cats: Keys, zeros: bool },
     /// Same shape, each key replaced by its value (the default if unknown).
     Label { keys: Keys, values: Values },
 }
@@ -136,22 +177,14 @@ impl Encoder {
 
     fn input_type(&self) -> DatumType {
         match self {
-            Encoder::OneHot { .. } => i64::datum_type(),
-            Encoder::Label { keys, .. } => keys.datum_type(),
+            Encoder::OneHot { cats: keys, .. } | Encoder::Label { keys, .. } => keys.datum_type(),
         }
     }
 
     fn output_type(&self) -> DatumType {
         match self {
-            Encoder::OneHot { .. }
-            | Encoder::Label {
-                values: Values::Floats(..),
-                ..
-            } => f32::datum_type(),
-            Encoder::Label {
-                values: Values::Ints(..),
-                ..
-            } => i64::datum_type(),
+            Encoder::OneHot { .. } => f32::datum_type(),
+            Encoder::Label { values, .. } => values.datum_type(),
         }
     }
 
@@ -163,42 +196,24 @@ impl Encoder {
         shape
     }
 
-    fn one_hot(cats: &[i64], zeros: bool, x: &Tensor) -> TractResult<Tensor> {
+    fn one_hot(cats: &Keys, zeros: bool, x: &Tensor) -> TractResult<Tensor> {
         let mut shape: Vec<usize> = x.shape().to_vec();
         shape.push(cats.len());
         let mut data = vec![0f32; shape.iter().product()];
-        for (i, v) in x.to_plain_array_view::<i64>()?.iter().enumerate() {
-            match cats.iter().position(|c| c == v) {
+        for (i, found) in cats.positions(x)?.into_iter().enumerate() {
+            match found {
                 Some(k) => data[i * cats.len() + k] = 1.0,
-                None => ensure!(zeros, "OneHotEncoder: unknown category {v}"),
+                None if zeros => {}
+                None => {
+                    let text = x.cast_to::<String>()?;
+                    let value = text.to_plain_array_view::<String>()?.iter().nth(i).cloned();
+                    let value = value.unwrap_or_default();
+                    let why = format!("OneHotEncoder: unknown category {value:?}");
+                    return Err(crate::model::InputError(why).into());
+                }
             }
         }
         Tensor::from_shape(&shape, &data)
-    }
-
-    fn label<K: PartialEq + Datum + Copy>(
-        keys: &[K],
-        values: &Values,
-        x: &Tensor,
-    ) -> TractResult<Tensor> {
-        let found = |v: &K| keys.iter().position(|k| k == v);
-        let input = x.to_plain_array_view::<K>()?;
-        Ok(match values {
-            Values::Ints(vals, default) => {
-                let out: Vec<i64> = input
-                    .iter()
-                    .map(|v| found(v).map_or(*default, |i| vals[i]))
-                    .collect();
-                Tensor::from_shape(x.shape(), &out)?
-            }
-            Values::Floats(vals, default) => {
-                let out: Vec<f32> = input
-                    .iter()
-                    .map(|v| found(v).map_or(*default, |i| vals[i]))
-                    .collect();
-                Tensor::from_shape(x.shape(), &out)?
-            }
-        })
     }
 }
 
@@ -230,12 +245,15 @@ impl Expansion for Encoder {
     ) -> TractResult<TVec<OutletId>> {
         let mut x = inputs[0];
         let have = model.outlet_fact(x)?.datum_type;
+        let want = self.input_type();
+        // Numbers are cast to the keys' type, as onnxruntime does; strings and
+        // numbers never match each other.
         ensure!(
-            have != String::datum_type(),
-            "{}: string inputs are not supported",
+            (have == String::datum_type()) == (want == String::datum_type()),
+            "{}: input is {have:?} but its categories are {want:?}",
             self.op_name()
         );
-        if have != self.input_type() {
+        if have != want {
             let cast = tract_onnx::tract_core::ops::cast::cast(self.input_type());
             x = model.wire_node(format!("{prefix}.cast"), cast, &[x])?[0];
         }
@@ -258,14 +276,7 @@ impl EvalOp for Encoder {
         let x = args_1!(inputs);
         let out = match self {
             Encoder::OneHot { cats, zeros } => Self::one_hot(cats, *zeros, &x)?,
-            Encoder::Label {
-                keys: Keys::Ints(k),
-                values,
-            } => Self::label(k, values, &x)?,
-            Encoder::Label {
-                keys: Keys::Floats(k),
-                values,
-            } => Self::label(k, values, &x)?,
+            Encoder::Label { keys, values } => values.pick(x.shape(), &keys.positions(&x)?)?,
         };
         Ok(tvec!(out.into_tvalue()))
     }
