@@ -208,9 +208,13 @@ def classifiers():
     x, y, t = m
     sk("logreg-int-labels", LogisticRegression(max_iter=500), x, y * 10 + 7, t)
     sk("decision-tree-int-labels", DecisionTreeClassifier(max_depth=4, random_state=0), x, y * 10 + 7, t)
+    # String class labels: a BYTES label output.
     names = np.array(["cat", "dog", "eel", "fox"])
-    sk("logreg-string-labels", LogisticRegression(max_iter=500), x, names[y], t,
-       status="refused", refusal="string labels and categories are not supported yet")
+    sk("logreg-string-labels", LogisticRegression(max_iter=500), x, names[y], t)
+    sk("svc-rbf-string-labels", SVC(probability=True, random_state=0), x, names[y], t, abs_tol=MATMUL_FLOOR)
+    xb, yb, tb = b
+    sk("random-forest-string-labels-binary",
+       RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0), xb, np.array(["no", "yes"])[yb], tb)
 
 
 def regressors():
@@ -287,8 +291,29 @@ def pipelines():
     pipe.fit(strs[:300], y)
     model = convert_sklearn(pipe, initial_types=[("input", StringTensorType([None, 2]))],
                             target_opset=OPSETS, options={id(pipe): {"zipmap": False}})
-    save("onehot-string-logreg", "Pipeline(OneHotEncoder, LogisticRegression)", model, {"input": strs[300:]},
-         status="refused", refusal="string labels and categories are not supported yet")
+    save("onehot-string-logreg", "Pipeline(OneHotEncoder, LogisticRegression)", model, {"input": strs[300:]})
+
+    # Numbers and strings side by side, string labels out: a FP32 and a BYTES
+    # input, as from a ColumnTransformer over a data frame with a text column.
+    mixed = np.empty((300 + ROWS, 5), dtype=object)
+    mixed[:300, :3] = x[:, :3]
+    mixed[300:, :3] = t[:, :3]
+    mixed[:, 3:] = strs
+    ct = ColumnTransformer([("num", StandardScaler(), [0, 1, 2]),
+                            ("cat", OneHotEncoder(handle_unknown="ignore"), [3, 4])])
+    pipe = Pipeline([("prep", ct), ("clf", LogisticRegression())])
+    pipe.fit(mixed[:300], np.array(["low", "mid", "high"])[y])
+    model = convert_sklearn(
+        pipe,
+        initial_types=[("num", FloatTensorType([None, 3])), ("cat", StringTensorType([None, 2]))],
+        target_opset=OPSETS,
+        options={id(pipe): {"zipmap": False}},
+    )
+    test = strs[300:].copy()
+    test[0, 1] = "purple"  # an unknown category: all zeros
+    save("column-transformer-strings",
+         "Pipeline(ColumnTransformer(StandardScaler, OneHotEncoder), LogisticRegression), string labels",
+         model, {"num": t[:, :3].astype(np.float32), "cat": test})
 
 
 def boosters():
@@ -346,6 +371,20 @@ def single_operators():
              [("x", TensorProto.INT64, [None, 1])], [("y", f, [None, 1])], {"x": cats})
     one_node("op-onehot-int", "OneHotEncoder", {"cats_int64s": [0, 2, 4, 5], "zeros": 1},
              [("x", TensorProto.INT64, [None, 1])], [("y", f, [None, 1, 4])], {"x": cats})
+    # String keys and values; "kiwi" is unknown to all three.
+    # Its own generator, so the models after these keep their data.
+    fruit_rng = np.random.default_rng(9)
+    fruit = np.array(["apple", "pear", "fig", "kiwi"], dtype=object)[fruit_rng.integers(0, 4, size=(ROWS, 1))]
+    s = TensorProto.STRING
+    one_node("op-label-encoder-string-int", "LabelEncoder",
+             {"keys_strings": ["apple", "pear", "fig"], "values_int64s": [7, 8, 9], "default_int64": -5},
+             [("x", s, [None, 1])], [("y", TensorProto.INT64, [None, 1])], {"x": fruit})
+    one_node("op-label-encoder-int-string", "LabelEncoder",
+             {"keys_int64s": [0, 1, 2, 3], "values_strings": ["zero", "one", "two", "three"],
+              "default_string": "many"},
+             [("x", TensorProto.INT64, [None, 1])], [("y", s, [None, 1])], {"x": cats})
+    one_node("op-onehot-string", "OneHotEncoder", {"cats_strings": ["apple", "pear", "fig"], "zeros": 1},
+             [("x", s, [None, 1])], [("y", f, [None, 1, 3])], {"x": fruit})
     one_node("op-linear-regressor-2targets", "LinearRegressor",
              {"coefficients": [0.5, -1.0, 2.0, 0.25, 1.0, 1.0, -1.0, 3.0], "intercepts": [0.1, -0.2], "targets": 2},
              [("x", f, [None, 4])], [("y", f, [None, 2])], {"x": x})

@@ -251,6 +251,67 @@ async fn dense_net_writes_one_column_per_logit_equal_to_the_server_and_onnxrunti
     }
 }
 
+#[test]
+fn string_labels_become_a_text_column() {
+    // A classifier with string class labels (the zoo's logreg-string-labels),
+    // served from a repository of its own.
+    let dir = TempDir::new("score-labels");
+    let zoo = repo_path("tests/zoo/logreg-string-labels");
+    let version = dir.0.join("models/labels/1");
+    std::fs::create_dir_all(&version).unwrap();
+    std::fs::copy(zoo.join("model.onnx"), version.join("model.onnx")).unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(zoo.join("reference.json")).unwrap())
+            .unwrap();
+    let data = |part: &str, i: usize| doc[part][i]["data"].as_array().unwrap().clone();
+    let rows: Vec<Vec<f32>> = data("inputs", 0)
+        .chunks(6)
+        .map(|r| r.iter().map(|v| v.as_f64().unwrap() as f32).collect())
+        .collect();
+    let names: Vec<String> = (0..6).map(|i| format!("x{i}")).collect();
+    let input = dir.0.join("in.parquet");
+    write(&input, feature_columns(&names, &rows), 10);
+    let output = dir.0.join("out.parquet");
+    let out = Command::new(env!("CARGO_BIN_EXE_inferd"))
+        .args(["score", "--model-repository", path(&dir.0.join("models"))])
+        .args([
+            "--model",
+            "labels",
+            "--input",
+            path(&input),
+            "--output",
+            path(&output),
+        ])
+        .output()
+        .expect("run inferd score");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read(&output);
+    let labels: Vec<&str> = got
+        .column_by_name("label")
+        .expect("a label column")
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    let want: Vec<&str> = doc["outputs"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(labels, want, "labels exactly as onnxruntime's");
+    let probabilities = data("outputs", 1);
+    for (i, want) in probabilities.iter().enumerate() {
+        let got = f32_column(&got, &format!("probabilities_{}", i % 4))[i / 4];
+        let what = format!("probability {} of row {}", i % 4, i / 4);
+        assert_close_within(f64::from(got), want.as_f64().unwrap(), ABS_TOL, &what);
+    }
+}
+
 /// Runs `inferd score` on `columns` and checks the refusal: exit 1, one line
 /// holding `sentence`, and no file written beside the input.
 fn assert_refused(columns: Vec<(&str, ArrayRef)>, extra: &[&str], sentence: &str) {

@@ -77,6 +77,16 @@ fn bytes(t: &Named) -> Vec<u8> {
             .iter()
             .flat_map(|v| (i(v) as i32).to_le_bytes())
             .collect(),
+        // V2's binary BYTES: each string's length (4 bytes, little-endian), then it.
+        "BYTES" => t
+            .data
+            .iter()
+            .flat_map(|v| {
+                let s = v.as_str().expect("a string");
+                let len = u32::try_from(s.len()).unwrap().to_le_bytes();
+                len.into_iter().chain(s.bytes()).collect::<Vec<u8>>()
+            })
+            .collect(),
         other => panic!("{}: no binary form for {other} in this test", t.name),
     }
 }
@@ -178,6 +188,21 @@ fn compare(
             ensure!(
                 got == expected,
                 "{what}: integers must be exact: got {got:?}, onnxruntime {expected:?}"
+            );
+        }
+        "BYTES" => {
+            let mut got = Vec::new();
+            let mut rest = data;
+            while rest.len() >= 4 {
+                let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+                ensure!(rest.len() >= 4 + len, "{what}: a string runs past the data");
+                got.push(String::from_utf8_lossy(&rest[4..4 + len]).into_owned());
+                rest = &rest[4 + len..];
+            }
+            let expected: Vec<&str> = want.data.iter().map(|v| v.as_str().unwrap()).collect();
+            ensure!(
+                rest.is_empty() && got == expected,
+                "{what}: strings must be exact: got {got:?}, onnxruntime {expected:?}"
             );
         }
         "FP32" => {
