@@ -48,7 +48,7 @@ def strings_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("inferd-strings")
     (work / "models" / MODEL / "1").mkdir(parents=True)
     shutil.copy(ZOO / "model.onnx", work / "models" / MODEL / "1" / "model.onnx")
-    proc, address = _start(work / "inferd.log", work / "models")
+    proc, address = _start(work / "inferd.log", work / "models", {"INFERD_DEFAULT_MODEL": MODEL})
     yield address
     _stop(proc)
 
