@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The autoscaling signal on the compose fleet (compose.yaml: inferd x3 behind the
-# HAProxy lb on 127.0.0.1:8080, Prometheus on 127.0.0.1:9090): offered load in
-# steps at the load balancer (wrk with tools/autoscale/paced.lua, 5 steps of 65 s),
-# and at the end of each step the in-flight metric read from Prometheus with the
+# HAProxy lb on 127.0.0.1:8080, Prometheus on 127.0.0.1:9090), with wrk and
+# tools/autoscale/paced.lua at the load balancer (tools/autoscale/autoscale/signal.py):
+# first 7 calibration steps of 30 s, past saturation, for this fleet's own
+# capacity per replica and in-flight target; then 5 steps of 65 s at other loads,
+# each ending with the in-flight metric read from Prometheus with the
 # prometheus-adapter rule's own expression, the HPA's desired count from it, and
-# the capacity model's count beside it. Prints the table
-# (tools/autoscale/autoscale/signal.py); fails if the metric does not rise with load.
+# the capacity model's count beside it. Prints both tables; fails if the metric
+# does not rise with load. Run by hand (README "Autoscaling"), not by CI.
 #
 # Starts its own compose project (inferd-autoscale) and removes it afterwards. The
 # images come from scripts/base-images.sh and `docker-compose build` (both skip
-# what exists; nothing is pulled). About 7 minutes once the images exist.
+# what exists; nothing is pulled). About 11 minutes once the images exist.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

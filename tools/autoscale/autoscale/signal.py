@@ -1,17 +1,23 @@
-"""The in-flight signal on the compose fleet: offered load in steps at the load
-balancer; at the end of each step the metric is read from Prometheus with the
-prometheus-adapter rule's own expression (deploy/hpa/prometheus-adapter.yaml,
-grouped by `instance` since compose has no pods); the HPA's desired count,
-ceil(current x value / target) with its tolerance, is set beside the count the
-capacity model asks for, ceil(rate / (capacity x target utilisation)), both with
-the capacity and target from tools/autoscale/measured.json and deploy/hpa/hpa.yaml.
+"""The in-flight signal on the compose fleet, in two phases.
+
+1. Calibration: short load steps at the load balancer, past saturation, give
+   this fleet's own replica (replicas here share 2 cores with the load balancer,
+   Prometheus and wrk, so they are slower than one with a core of its own):
+   its capacity and its in-flight at TARGET_UTILISATION of it, the target.
+2. The signal: longer steps at other loads. At the end of each, the metric is
+   read from Prometheus with the prometheus-adapter rule's own expression
+   (deploy/hpa/prometheus-adapter.yaml, grouped by `instance` since compose has
+   no pods); the HPA's desired count, ceil(current x value / target) with its
+   tolerance, is set beside the count the capacity model asks for, ceil(rate /
+   (capacity x target utilisation)): with this fleet's calibration, and with the
+   manifests' (deploy/hpa/hpa.yaml's target, tools/autoscale/measured.json's
+   capacity).
 
     PYTHONPATH=tools/autoscale python3 -m autoscale.signal   # fleet already up
 """
 
 import argparse
 import json
-import math
 import subprocess
 import tempfile
 import time
@@ -23,7 +29,7 @@ import yaml
 
 from .hpa import proposal
 from .load import PACED_LUA, parse_wrk, prioritise, request_bodies
-from .model import TARGET_UTILISATION, Replica
+from .model import TARGET_UTILISATION, Replica, dedupe
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -44,27 +50,47 @@ def query(prometheus: str, expr: str) -> list[dict]:
     return body["data"]["result"]
 
 
-def step(args, conns: int, body: Path, target: float, replica: Replica) -> dict:
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--timeout", "5s", "-s", str(PACED_LUA),
+def observe(args, conns: int, body: Path, seconds: int, window: str = "1m") -> dict:
+    """One load step at `conns` paced connections for `seconds`; near its end, the
+    in-flight metric per instance (the adapter's expression, over `window`) and
+    the served rate, read from Prometheus."""
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(PACED_LUA),
            f"{args.lb}/predict"]
     env = {"BODY_FILE": str(body), "DELAY_MS": "1", "PATH": "/usr/bin:/bin"}
     wrk = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
     prioritise(wrk.pid)
-    time.sleep(args.seconds - 2)  # the 1m window now holds only this step's samples
-    pods = query(args.prometheus, adapter_expression(args.selector))
-    served = query(args.prometheus, f'sum(rate(inferd_http_requests_total{{{args.selector},route="/predict"}}[1m]))')
+    time.sleep(seconds - 2)  # the window now holds only this step's samples
+    expr = adapter_expression(args.selector).replace("[1m]", f"[{window}]")
+    pods = query(args.prometheus, expr)
+    served = query(args.prometheus,
+                   f'sum(rate(inferd_http_requests_total{{{args.selector},route="/predict"}}[{window}]))')
     out, _ = wrk.communicate(timeout=60)
     result = parse_wrk(out)
     if not pods or not served:
         raise RuntimeError(f"Prometheus has no inferd series for {args.selector}: is the fleet scraped?")
     values = [float(p["value"][1]) for p in pods]
-    mean = sum(values) / len(values)
-    rate = float(served[0]["value"][1])
-    return {"connections": conns, "wrk_rate": round(result.rate), "prom_rate": round(rate),
+    return {"connections": conns, "wrk_rate": round(result.rate), "prom_rate": round(float(served[0]["value"][1])),
             "p99_ms": result.p99_ms, "errors": result.non_2xx + result.socket_errors,
-            "replicas": len(values), "inflight_per_pod": round(mean, 3),
-            "hpa_desired": proposal(len(values), mean / target),
-            "model_needed": max(1, math.ceil(rate / (replica.capacity_rps * TARGET_UTILISATION)))}
+            "replicas": len(values), "inflight_per_pod": round(sum(values) / len(values), 3)}
+
+
+def calibrated(rows: list[dict]) -> tuple[Replica, float]:
+    """A replica as this fleet serves, from calibration steps in load order: per-replica rate
+    against in-flight per pod; capacity the highest per-replica rate served (the
+    steps go past saturation); and the in-flight target at TARGET_UTILISATION of
+    it, as autoscale.derive takes it from measured.json."""
+    rates = [r["prom_rate"] / r["replicas"] for r in rows]
+    capacity = max(rates)
+    # The curve up to saturation: past it the rate stays while the queue grows.
+    rising = rows[: rates.index(capacity) + 1]
+    points = dedupe(sorted((r["prom_rate"] / r["replicas"], r["inflight_per_pod"]) for r in rising))
+    replica = Replica(capacity_rps=capacity, cold_start_s=0.0, inflight_by_rate=points, cpu_by_rate=[])
+    return replica, round(replica.inflight(capacity * TARGET_UTILISATION), 2)
+
+
+def decisions(row: dict, target: float, replica: Replica) -> tuple[int, int]:
+    """The HPA's desired count from the row's in-flight, and the capacity model's."""
+    return proposal(row["replicas"], row["inflight_per_pod"] / target), replica.needed(row["prom_rate"])
 
 
 def main() -> int:
@@ -72,26 +98,50 @@ def main() -> int:
     ap.add_argument("--lb", default="http://127.0.0.1:8080")
     ap.add_argument("--prometheus", default="http://127.0.0.1:9090")
     ap.add_argument("--selector", default='job="inferd"')
-    ap.add_argument("--steps", default="2,8,24,48,96")
-    ap.add_argument("--seconds", type=int, default=75)
+    ap.add_argument("--calibrate", default="1,2,4,8,16,32,64",
+                    help="connections of the calibration steps (past saturation)")
+    ap.add_argument("--calibrate-seconds", type=int, default=30)
+    ap.add_argument("--steps", default="2,6,12,24,48")
+    ap.add_argument("--seconds", type=int, default=65)
     args = ap.parse_args()
     hpa = yaml.safe_load((REPO / "deploy/hpa/hpa.yaml").read_text())["spec"]
-    target = float(next(m["pods"]["target"]["averageValue"] for m in hpa["metrics"] if m["type"] == "Pods"))
-    replica = Replica.from_measured(REPO / "tools/autoscale/measured.json", 0)
+    manifest_target = float(next(m["pods"]["target"]["averageValue"] for m in hpa["metrics"] if m["type"] == "Pods"))
+    dedicated = Replica.from_measured(REPO / "tools/autoscale/measured.json", 0)
     body = request_bodies(Path(tempfile.mkdtemp()) / "row.json")
-    print(f"target {target} in-flight per pod; capacity {replica.capacity_rps:,.0f} req/s per replica "
-          f"at {TARGET_UTILISATION:.0%}; query: {adapter_expression(args.selector)}", flush=True)
+    print(f"query: {adapter_expression(args.selector)}", flush=True)
+
+    # 1. This fleet's own replica: capacity and in-flight curve, measured now.
+    window = f"{max(args.calibrate_seconds - 10, 10)}s"
+    print(f"calibration ({args.calibrate_seconds} s steps, metric over {window}):\n"
+          "| wrk conns | Prometheus req/s | per replica | p99 ms | errors | in-flight/pod |\n|---|---|---|---|---|---|",
+          flush=True)
+    calibration = []
+    for conns in [int(c) for c in args.calibrate.split(",")]:
+        r = observe(args, conns, body, args.calibrate_seconds, window)
+        calibration.append(r)
+        print(f"| {conns} | {r['prom_rate']:,} | {r['prom_rate'] / r['replicas']:,.0f} | {r['p99_ms']:.2f} "
+              f"| {r['errors']} | {r['inflight_per_pod']} |", flush=True)
+    fleet, target = calibrated(calibration)
+    print(f"this fleet: {fleet.capacity_rps:,.0f} req/s per replica at most, in-flight target {target} per pod "
+          f"(at {TARGET_UTILISATION:.0%}); the manifests: {dedicated.capacity_rps:,.0f} req/s on a core of its "
+          f"own, target {manifest_target}", flush=True)
+
+    # 2. The signal at other loads, separately measured, against both calibrations.
     print("| wrk conns | wrk req/s | Prometheus req/s | p99 ms | errors | replicas | in-flight/pod "
-          "| HPA desired | capacity model |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| HPA desired | capacity model | HPA, manifest target | capacity model, measured.json |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
     for conns in [int(c) for c in args.steps.split(",")]:
-        r = step(args, conns, body, target, replica)
+        r = observe(args, conns, body, args.seconds)
+        r["hpa_desired"], r["model_needed"] = decisions(r, target, fleet)
+        manifest_hpa, manifest_model = decisions(r, manifest_target, dedicated)
         rows.append(r)
-        print(f"| {r['connections']} | {r['wrk_rate']:,} | {r['prom_rate']:,} | {r['p99_ms']:.2f} | {r['errors']} "
-              f"| {r['replicas']} | {r['inflight_per_pod']} | {r['hpa_desired']} | {r['model_needed']} |",
-              flush=True)
-    worst = max(abs(r["hpa_desired"] - r["model_needed"]) for r in rows)
-    print(f"largest gap between the HPA's count and the capacity model's: {worst}")
+        print(f"| {conns} | {r['wrk_rate']:,} | {r['prom_rate']:,} | {r['p99_ms']:.2f} | {r['errors']} "
+              f"| {r['replicas']} | {r['inflight_per_pod']} | {r['hpa_desired']} | {r['model_needed']} "
+              f"| {manifest_hpa} | {manifest_model} |", flush=True)
+    gaps = [abs(r["hpa_desired"] - r["model_needed"]) for r in rows]
+    print(f"HPA's count against this fleet's capacity model: equal at {gaps.count(0)} of {len(rows)} steps, "
+          f"largest gap {max(gaps)}")
     if rows[-1]["inflight_per_pod"] <= rows[0]["inflight_per_pod"]:
         print("FAIL: the in-flight signal did not rise with the offered load")
         return 1
