@@ -27,7 +27,7 @@ def feeds(reference):
         per_row = int(np.prod(t["shape"][1:]))
         data = [np.nan if v is None else v for v in t["data"]]
         values = [data[i % len(data)] for i in range(ROWS * per_row)]
-        dtype = np.int64 if t["datatype"] == "INT64" else np.float32
+        dtype = {"INT64": np.int64, "BYTES": object}.get(t["datatype"], np.float32)
         out[t["name"]] = np.array(values, dtype=dtype).reshape([ROWS] + t["shape"][1:])
     return out
 

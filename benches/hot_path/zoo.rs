@@ -30,6 +30,7 @@ pub(crate) const FAMILIES: &[(&str, &str)] = &[
     ("binarizer", "op-binarizer"),
     ("normalizer", "op-normalizer-l2"),
     ("one_hot_encoder", "onehot-int-logreg"),
+    ("one_hot_encoder_strings", "onehot-string-logreg"),
     ("label_encoder", "op-label-encoder-int"),
     ("mlp", "mlp-multi"),
 ];
@@ -47,6 +48,12 @@ fn inputs(dir: &Path, rows: usize) -> Vec<Tensor> {
             let per_row: usize = shape[1..].iter().product();
             let data = t["data"].as_array().expect("data");
             let values = (0..rows * per_row).map(|i| &data[i % data.len()]);
+            let mut shape = shape;
+            shape[0] = rows;
+            if t["datatype"] == "BYTES" {
+                let strings: Vec<&str> = values.map(|v| v.as_str().expect("a string")).collect();
+                return Tensor::from_strings(shape, &strings).expect("tensor");
+            }
             let (dtype, bytes): (DataType, Vec<u8>) = match t["datatype"].as_str() {
                 Some("INT64") => (
                     DataType::I64,
@@ -61,8 +68,6 @@ fn inputs(dir: &Path, rows: usize) -> Vec<Tensor> {
                         .collect(),
                 ),
             };
-            let mut shape = shape;
-            shape[0] = rows;
             Tensor::new(dtype, shape, bytes.into()).expect("tensor")
         })
         .collect()
