@@ -385,6 +385,14 @@ def single_operators():
              [("x", TensorProto.INT64, [None, 1])], [("y", s, [None, 1])], {"x": cats})
     one_node("op-onehot-string", "OneHotEncoder", {"cats_strings": ["apple", "pear", "fig"], "zeros": 1},
              [("x", s, [None, 1])], [("y", f, [None, 1, 3])], {"x": fruit})
+    # CategoryMapper (tract's own), both ways, with the default for the unknown
+    # (tract takes only the default of the output's type).
+    mapping = {"cats_strings": ["apple", "pear", "fig"], "cats_int64s": [10, 20, 30]}
+    one_node("op-category-mapper-string-int", "CategoryMapper", {**mapping, "default_int64": -1},
+             [("x", s, [None, 1])], [("y", TensorProto.INT64, [None, 1])], {"x": fruit})
+    codes = np.array([10, 20, 30, 40], dtype=np.int64)[fruit_rng.integers(0, 4, size=(ROWS, 1))]
+    one_node("op-category-mapper-int-string", "CategoryMapper", {**mapping, "default_string": "none"},
+             [("x", TensorProto.INT64, [None, 1])], [("y", s, [None, 1])], {"x": codes})
     one_node("op-linear-regressor-2targets", "LinearRegressor",
              {"coefficients": [0.5, -1.0, 2.0, 0.25, 1.0, 1.0, -1.0, 3.0], "intercepts": [0.1, -0.2], "targets": 2},
              [("x", f, [None, 4])], [("y", f, [None, 2])], {"x": x})
