@@ -2,8 +2,8 @@
 # The autoscaling signal on the compose fleet (compose.yaml: inferd x3 behind the
 # HAProxy lb on 127.0.0.1:8080, Prometheus on 127.0.0.1:9090), with wrk and
 # tools/autoscale/paced.lua at the load balancer (tools/autoscale/autoscale/signal.py):
-# first 7 calibration steps of 30 s, past saturation, for this fleet's own
-# capacity per replica and in-flight target; then 5 steps of 65 s at other loads,
+# first 8 calibration steps of 30 s, past the latency objective, for this fleet's own
+# capacity per replica and in-flight target; then 6 steps of 65 s at other loads,
 # each ending with the in-flight metric read from Prometheus with the
 # prometheus-adapter rule's own expression, the HPA's desired count from it, and
 # the capacity model's count beside it. Prints both tables; fails if the metric

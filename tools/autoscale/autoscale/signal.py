@@ -1,9 +1,10 @@
 """The in-flight signal on the compose fleet, in two phases.
 
-1. Calibration: short load steps at the load balancer, past saturation, give
-   this fleet's own replica (replicas here share 2 cores with the load balancer,
-   Prometheus and wrk, so they are slower than one with a core of its own):
-   its capacity and its in-flight at TARGET_UTILISATION of it, the target.
+1. Calibration: short load steps at the load balancer, past the latency
+   objective, give this fleet's own replica (replicas here share 2 cores with
+   the load balancer, Prometheus and wrk, so they are slower than one with a
+   core of its own): its capacity within the objective, as measured.json
+   defines it, and its in-flight at TARGET_UTILISATION of that, the target.
 2. The signal: longer steps at other loads. At the end of each, the metric is
    read from Prometheus with the prometheus-adapter rule's own expression
    (deploy/hpa/prometheus-adapter.yaml, grouped by `instance` since compose has
@@ -29,6 +30,7 @@ import yaml
 
 from .hpa import proposal
 from .load import PACED_LUA, parse_wrk, prioritise, request_bodies
+from .measure import capacity as measured_capacity
 from .model import TARGET_UTILISATION, Replica, dedupe
 
 REPO = Path(__file__).resolve().parents[3]
@@ -74,16 +76,20 @@ def observe(args, conns: int, body: Path, seconds: int, window: str = "1m") -> d
             "replicas": len(values), "inflight_per_pod": round(sum(values) / len(values), 3)}
 
 
-def calibrated(rows: list[dict]) -> tuple[Replica, float]:
-    """A replica as this fleet serves, from calibration steps in load order: per-replica rate
-    against in-flight per pod; capacity the highest per-replica rate served (the
-    steps go past saturation); and the in-flight target at TARGET_UTILISATION of
-    it, as autoscale.derive takes it from measured.json."""
-    rates = [r["prom_rate"] / r["replicas"] for r in rows]
-    capacity = max(rates)
-    # The curve up to saturation: past it the rate stays while the queue grows.
-    rising = rows[: rates.index(capacity) + 1]
-    points = dedupe(sorted((r["prom_rate"] / r["replicas"], r["inflight_per_pod"]) for r in rising))
+def calibrated(rows: list[dict], slo_p99_ms: float) -> tuple[Replica, float]:
+    """A replica as this fleet serves it, from calibration steps in load order:
+    per-replica rate against in-flight per pod. Its capacity is defined as
+    measured.json's is (autoscale.measure): the highest per-replica rate whose
+    step kept p99 within the objective with no errors; with batching, a replica
+    serves more past that, at latencies no client was promised. The target is
+    the in-flight at TARGET_UTILISATION of the capacity, as autoscale.derive
+    takes it."""
+    per_replica = [dict(r, rate=r["prom_rate"] / r["replicas"]) for r in rows]
+    capacity = measured_capacity(per_replica, slo_p99_ms)
+    # The curve up to the most served: past it the rate stays while the queue grows.
+    rates = [r["rate"] for r in per_replica]
+    rising = per_replica[: rates.index(max(rates)) + 1]
+    points = dedupe(sorted((r["rate"], r["inflight_per_pod"]) for r in rising))
     replica = Replica(capacity_rps=capacity, cold_start_s=0.0, inflight_by_rate=points, cpu_by_rate=[])
     return replica, round(replica.inflight(capacity * TARGET_UTILISATION), 2)
 
@@ -98,10 +104,10 @@ def main() -> int:
     ap.add_argument("--lb", default="http://127.0.0.1:8080")
     ap.add_argument("--prometheus", default="http://127.0.0.1:9090")
     ap.add_argument("--selector", default='job="inferd"')
-    ap.add_argument("--calibrate", default="1,2,4,8,16,32,64",
+    ap.add_argument("--calibrate", default="1,2,3,4,6,8,12,16",
                     help="connections of the calibration steps (past saturation)")
     ap.add_argument("--calibrate-seconds", type=int, default=30)
-    ap.add_argument("--steps", default="2,6,12,24,48")
+    ap.add_argument("--steps", default="1,2,3,5,8,12")
     ap.add_argument("--seconds", type=int, default=65)
     args = ap.parse_args()
     hpa = yaml.safe_load((REPO / "deploy/hpa/hpa.yaml").read_text())["spec"]
@@ -121,10 +127,11 @@ def main() -> int:
         calibration.append(r)
         print(f"| {conns} | {r['prom_rate']:,} | {r['prom_rate'] / r['replicas']:,.0f} | {r['p99_ms']:.2f} "
               f"| {r['errors']} | {r['inflight_per_pod']} |", flush=True)
-    fleet, target = calibrated(calibration)
-    print(f"this fleet: {fleet.capacity_rps:,.0f} req/s per replica at most, in-flight target {target} per pod "
-          f"(at {TARGET_UTILISATION:.0%}); the manifests: {dedicated.capacity_rps:,.0f} req/s on a core of its "
-          f"own, target {manifest_target}", flush=True)
+    slo = json.loads((REPO / "tools/autoscale/measured.json").read_text())["slo_p99_ms"]
+    fleet, target = calibrated(calibration, slo)
+    print(f"this fleet: capacity {fleet.capacity_rps:,.0f} req/s per replica (p99 within {slo} ms), in-flight "
+          f"target {target} per pod (at {TARGET_UTILISATION:.0%}); the manifests: {dedicated.capacity_rps:,.0f} "
+          f"req/s on a core of its own, target {manifest_target}", flush=True)
 
     # 2. The signal at other loads, separately measured, against both calibrations.
     print("| wrk conns | wrk req/s | Prometheus req/s | p99 ms | errors | replicas | in-flight/pod "

@@ -5,23 +5,32 @@ import pytest
 from autoscale.signal import calibrated, decisions
 
 
-def row(rate, inflight, replicas=3):
-    return {"prom_rate": rate, "inflight_per_pod": inflight, "replicas": replicas}
+SLO_MS = 10.0
 
 
-def test_capacity_is_the_most_served_and_the_target_sits_at_seventy_percent():
-    # Per replica: 100, 200, 400 req/s, then saturated (390 at more connections).
-    steps = [row(300, 0.5), row(600, 1.0), row(1200, 3.0), row(1170, 9.0)]
-    replica, target = calibrated(steps)
+def row(rate, inflight, replicas=3, p99_ms=1.0, errors=0):
+    return {"prom_rate": rate, "inflight_per_pod": inflight, "replicas": replicas,
+            "p99_ms": p99_ms, "errors": errors}
+
+
+def test_capacity_is_the_most_served_within_the_objective():
+    # Per replica: 100, 200, 400 req/s within 10 ms; 500 at 30 ms (batching
+    # serves more, later); then saturated at more connections.
+    steps = [row(300, 0.5), row(600, 1.0), row(1200, 3.0), row(1500, 9.0, p99_ms=30.0),
+             row(1470, 20.0, p99_ms=80.0)]
+    replica, target = calibrated(steps, SLO_MS)
     assert replica.capacity_rps == 400
     # 70% of 400 = 280 req/s per replica: between 200 (1.0) and 400 (3.0).
     assert target == pytest.approx(1.8)
+    # A step with errors does not count, whatever its latency.
+    replica, _ = calibrated([row(300, 0.5), row(600, 1.0, errors=2)], SLO_MS)
+    assert replica.capacity_rps == 100
 
 
 def test_with_latency_constant_the_hpa_asks_what_the_capacity_model_asks():
     # In-flight = rate x latency (Little's law); constant latency 5 ms.
     steps = [row(3 * r, r * 0.005) for r in (100, 200, 300, 400)]
-    replica, target = calibrated(steps)
+    replica, target = calibrated(steps, SLO_MS)
     # Rates whose ratio to the current count is outside the HPA's 0.1 tolerance
     # (inside it the HPA keeps the count, where the model may round up).
     for fleet_rate in (150, 600, 1500, 2400):
@@ -30,7 +39,7 @@ def test_with_latency_constant_the_hpa_asks_what_the_capacity_model_asks():
 
 
 def test_latency_growing_with_load_makes_the_hpa_ask_for_more():
-    replica, target = calibrated([row(300, 0.5), row(600, 1.0), row(1200, 3.0)])
+    replica, target = calibrated([row(300, 0.5), row(600, 1.0), row(1200, 3.0)], SLO_MS)
     # At saturation in-flight has grown 4x while the rate stayed: the HPA scales
     # on the queue, the capacity model only on the rate.
     hpa, model = decisions(row(1200, 12.0), target, replica)
