@@ -16,6 +16,23 @@ pub(super) struct OutputSpec {
     pub(super) width: Option<usize>,
 }
 
+impl OutputSpec {
+    /// A classifier's outputs: labels of `label_type` ([N]), then f32 scores
+    /// ([N, width]).
+    pub(super) fn classifier(label_type: DatumType, width: usize) -> Vec<OutputSpec> {
+        vec![
+            OutputSpec {
+                datum_type: label_type,
+                width: None,
+            },
+            OutputSpec {
+                datum_type: f32::datum_type(),
+                width: Some(width),
+            },
+        ]
+    }
+}
+
 /// The arithmetic of an estimator over f32 rows.
 pub(super) trait RowModel: Debug + Send + Sync + 'static {
     /// ONNX operator name.

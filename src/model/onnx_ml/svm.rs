@@ -203,16 +203,7 @@ impl RowModel for SvmClassifier {
     }
 
     fn outputs(&self) -> Vec<OutputSpec> {
-        vec![
-            OutputSpec {
-                datum_type: self.labels.datum_type(),
-                width: None,
-            },
-            OutputSpec {
-                datum_type: f32::datum_type(),
-                width: Some(self.width()),
-            },
-        ]
+        OutputSpec::classifier(self.labels.datum_type(), self.width())
     }
 
     fn run(&self, x: ArrayView2<f32>) -> TractResult<TVec<Tensor>> {
