@@ -1,10 +1,14 @@
 //! Runs the model on one record batch's rows on every core: the rows are cut into
 //! chunks of at most the model's `max_batch_size` (the batches the server would
-//! run), the chunks are shared out among scoped threads, and each output is stacked
+//! run), scoped threads take the chunks one at a time, and each output is stacked
 //! back in row order.
 
 use crate::model::Model;
 use crate::tensor::Tensor;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// One thread's answers: (chunk index, the model's outputs for that chunk).
+type Numbered = Vec<(usize, Vec<Tensor>)>;
 
 /// The model's outputs for `input` (all its rows), computed on up to `threads`
 /// threads in chunks of at most `chunk_rows` rows.
@@ -23,27 +27,41 @@ pub(crate) fn predict_rows(
     if chunks.is_empty() {
         return Ok(Vec::new());
     }
-    // Contiguous runs of chunks per thread, so each thread's answers are in order.
-    let per_thread = chunks.len().div_ceil(threads.max(1));
-    let answers: Vec<Result<Vec<Vec<Tensor>>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .chunks(per_thread)
-            .map(|run| {
-                scope.spawn(move || {
-                    run.iter()
-                        .map(|&(start, end)| {
-                            let out = model
-                                .predict(vec![input.slice_rows(start, end)])
-                                .map_err(|e| format!("the model failed: {e}"))?;
-                            if out.iter().any(|t| t.rows() != end - start) {
-                                return Err(format!(
-                                    "the model answered another number of rows than the {} it was given",
-                                    end - start
-                                ));
+    // Each thread takes the next chunk as it finishes one, rather than a fixed
+    // share: the reader and writer threads take the cores now and then, and a
+    // fixed share would leave one thread waiting for the other at every batch.
+    let next = AtomicUsize::new(0);
+    let run_chunk = |(start, end): (usize, usize)| -> Result<Vec<Tensor>, String> {
+        let out = model
+            .predict(vec![input.slice_rows(start, end)])
+            .map_err(|e| format!("the model failed: {e}"))?;
+        if out.iter().any(|t| t.rows() != end - start) {
+            return Err(format!(
+                "the model answered another number of rows than the {} it was given",
+                end - start
+            ));
+        }
+        Ok(out)
+    };
+    let answers: Vec<Result<Numbered, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.clamp(1, chunks.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&chunk) = chunks.get(i) else {
+                            return Ok(mine);
+                        };
+                        match run_chunk(chunk) {
+                            Ok(out) => mine.push((i, out)),
+                            Err(e) => {
+                                // No thread takes another chunk: the run has failed.
+                                next.store(chunks.len(), Ordering::Relaxed);
+                                return Err(e);
                             }
-                            Ok(out)
-                        })
-                        .collect()
+                        }
+                    }
                 })
             })
             .collect();
@@ -55,10 +73,17 @@ pub(crate) fn predict_rows(
             })
             .collect()
     });
-    let mut parts = Vec::with_capacity(chunks.len());
+    let mut parts: Vec<Option<Vec<Tensor>>> = vec![None; chunks.len()];
     for answer in answers {
-        parts.extend(answer?);
+        for (i, out) in answer? {
+            parts[i] = Some(out);
+        }
     }
+    // Every chunk was taken by a thread that returned Ok, so every slot is set.
+    let parts: Vec<Vec<Tensor>> = parts
+        .into_iter()
+        .map(|p| p.expect("every chunk answered"))
+        .collect();
     let outputs = model.signature().outputs.len();
     Ok((0..outputs)
         .map(|o| {
@@ -85,5 +110,16 @@ mod tests {
         let sizes = model.batches();
         assert_eq!(sizes.iter().sum::<usize>(), 203);
         assert!(sizes.iter().all(|&s| s <= 16), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_failing_chunk_fails_the_run_with_the_models_reason() {
+        let model = FakeModel::new(Behaviour::FailOnNegative);
+        let values: Vec<f32> = (0..100)
+            .flat_map(|i| [if i == 57 { -1.0 } else { i as f32 }, 1.0])
+            .collect();
+        let input = Tensor::from_f32(vec![100, 2], &values).unwrap();
+        let err = predict_rows(&model, &input, 8, 2).unwrap_err();
+        assert!(err.contains("the model failed: negative x0"), "{err}");
     }
 }
