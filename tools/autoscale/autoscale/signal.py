@@ -1,10 +1,11 @@
 """The in-flight signal on the compose fleet, in two phases.
 
 1. Calibration: short load steps at the load balancer, past the latency
-   objective, give this fleet's own replica (replicas here share 2 cores with
-   the load balancer, Prometheus and wrk, so they are slower than one with a
-   core of its own): its capacity within the objective, as measured.json
-   defines it, and its in-flight at TARGET_UTILISATION of that, the target.
+   objective, give this fleet's own replica (replicas here run under a CPU
+   limit on 2 cores shared with the load balancer, Prometheus and wrk, so they
+   are slower than one with a core of its own): its capacity within the
+   objective, as measured.json defines it, and its in-flight at
+   TARGET_UTILISATION of that, the target.
 2. The signal: longer steps at other loads. At the end of each, the metric is
    read from Prometheus with the prometheus-adapter rule's own expression
    (deploy/hpa/prometheus-adapter.yaml, grouped by `instance` since compose has
@@ -86,12 +87,23 @@ def calibrated(rows: list[dict], slo_p99_ms: float) -> tuple[Replica, float]:
     takes it."""
     per_replica = [dict(r, rate=r["prom_rate"] / r["replicas"]) for r in rows]
     capacity = measured_capacity(per_replica, slo_p99_ms)
-    # The curve up to the most served: past it the rate stays while the queue grows.
-    rates = [r["rate"] for r in per_replica]
-    rising = per_replica[: rates.index(max(rates)) + 1]
-    points = dedupe(sorted((r["rate"], r["inflight_per_pod"]) for r in rising))
+    # The curve from the steps within the objective only: past it the served rate
+    # wanders (throttled or batching) while the queue grows, and those points,
+    # sorted by rate, would land among the unloaded ones and lift the target.
+    within = [r for r in per_replica if r["p99_ms"] <= slo_p99_ms and r["errors"] == 0]
+    points = dedupe(sorted((r["rate"], r["inflight_per_pod"]) for r in within))
     replica = Replica(capacity_rps=capacity, cold_start_s=0.0, inflight_by_rate=points, cpu_by_rate=[])
     return replica, round(replica.inflight(capacity * TARGET_UTILISATION), 2)
+
+
+def demand_per_connection(rows: list[dict]) -> float:
+    """What one paced connection asks for when nothing queues: the served rate per
+    connection at the lightest calibration step. wrk's paced connections are a
+    closed loop (each waits for its answer, then 1 ms), so past the objective the
+    served rate falls behind what the same connections would send to enough
+    replicas; that demand is connections x this rate."""
+    lightest = min(rows, key=lambda r: r["connections"])
+    return lightest["prom_rate"] / lightest["connections"]
 
 
 def decisions(row: dict, target: float, replica: Replica) -> tuple[int, int]:
@@ -133,22 +145,29 @@ def main() -> int:
           f"target {target} per pod (at {TARGET_UTILISATION:.0%}); the manifests: {dedicated.capacity_rps:,.0f} "
           f"req/s on a core of its own, target {manifest_target}", flush=True)
 
+    per_connection = demand_per_connection(calibration)
+    print(f"demand per paced connection: {per_connection:,.0f} req/s (the lightest calibration step)", flush=True)
+
     # 2. The signal at other loads, separately measured, against both calibrations.
     print("| wrk conns | wrk req/s | Prometheus req/s | p99 ms | errors | replicas | in-flight/pod "
-          "| HPA desired | capacity model | HPA, manifest target | capacity model, measured.json |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| HPA desired | capacity model, served | demand req/s | capacity model, demand "
+          "| HPA, manifest target | capacity model, measured.json |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
     for conns in [int(c) for c in args.steps.split(",")]:
         r = observe(args, conns, body, args.seconds)
         r["hpa_desired"], r["model_needed"] = decisions(r, target, fleet)
+        r["demand"] = round(conns * per_connection)
+        r["model_for_demand"] = fleet.needed(r["demand"])
         manifest_hpa, manifest_model = decisions(r, manifest_target, dedicated)
         rows.append(r)
         print(f"| {conns} | {r['wrk_rate']:,} | {r['prom_rate']:,} | {r['p99_ms']:.2f} | {r['errors']} "
               f"| {r['replicas']} | {r['inflight_per_pod']} | {r['hpa_desired']} | {r['model_needed']} "
-              f"| {manifest_hpa} | {manifest_model} |", flush=True)
-    gaps = [abs(r["hpa_desired"] - r["model_needed"]) for r in rows]
-    print(f"HPA's count against this fleet's capacity model: equal at {gaps.count(0)} of {len(rows)} steps, "
-          f"largest gap {max(gaps)}")
+              f"| {r['demand']:,} | {r['model_for_demand']} | {manifest_hpa} | {manifest_model} |", flush=True)
+    for name, key in (("the served rate", "model_needed"), ("the demand", "model_for_demand")):
+        gaps = [r["hpa_desired"] - r[key] for r in rows]
+        print(f"HPA's count against this fleet's capacity model at {name}: equal at {gaps.count(0)} of "
+              f"{len(rows)} steps, gaps {gaps}")
     if rows[-1]["inflight_per_pod"] <= rows[0]["inflight_per_pod"]:
         print("FAIL: the in-flight signal did not rise with the offered load")
         return 1
