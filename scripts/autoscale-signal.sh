@@ -7,7 +7,8 @@
 # each ending with the in-flight metric read from Prometheus with the
 # prometheus-adapter rule's own expression, the HPA's desired count from it, and
 # the capacity model's count beside it. Prints both tables; fails if the metric
-# does not rise with load. Run by hand (README "Autoscaling"), not by CI.
+# does not rise with load. Each replica runs under a CPU limit (REPLICA_CPUS, below).
+# Run by hand (README "Autoscaling"), not by CI.
 #
 # Starts its own compose project (inferd-autoscale) and removes it afterwards. The
 # images come from scripts/base-images.sh and `docker-compose build` (both skip
@@ -54,6 +55,17 @@ for id in $(compose ps -q); do
     pid=$(docker inspect -f '{{.State.Pid}}' "$id")
     [ -w "/proc/$pid/autogroup" ] && echo -20 >"/proc/$pid/autogroup" || true
 done
+
+# Each replica limited to REPLICA_CPUS cores by a CFS quota, as a pod's CPU limit is
+# enforced (the kernel's default 100 ms period, as the kubelet's): a replica's
+# capacity is then its own, not whatever share of the 2 cores the others leave it,
+# so capacity adds up across replicas as the HPA's formula assumes. Three at 0.4
+# leave 0.8 of a core to HAProxy, Prometheus and wrk. REPLICA_CPUS=0 sets no limit.
+REPLICA_CPUS=${REPLICA_CPUS:-0.4}
+if [ "$REPLICA_CPUS" != 0 ]; then
+    docker update --cpus "$REPLICA_CPUS" $(compose ps -q inferd) >/dev/null
+    echo "each replica limited to $REPLICA_CPUS CPU (CFS quota)"
+fi
 
 start=$(date +%s)
 python3 -m autoscale.signal --lb "$LB" --prometheus "$PROM" --seconds 65 "$@"
