@@ -90,25 +90,7 @@ header = json.dumps({"inputs": [{"name": "input", "shape": [64, 512], "datatype"
 open(f"{out}/dense_v2_64.bin", "wb").write(header + data)
 open(f"{out}/dense_v2_64.bin.len", "w").write(str(len(header)))
 EOF
-# One static request per run (wrk's fastest mode: no per-request Lua), set from the
-# environment; `done` prints one machine-readable line.
-cat >"$OUT/post.lua" <<'EOF'
-wrk.method = "POST"
-local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
-local header_len = os.getenv("HEADER_LEN")
-if header_len and header_len ~= "" then
-  wrk.headers["Inference-Header-Content-Length"] = header_len
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %.1f %.1f %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
-end
-EOF
+POST_LUA=$ROOT/scripts/wrk-post.lua
 
 # --- servers ------------------------------------------------------------------------
 PIDS=()
@@ -186,7 +168,7 @@ measure() {
     log "$name: first answer ${first% *}, x-inferd-cache: ${first#* }"
     [ "${first% *}" = 200 ] || { head -c 400 "$OUT/last_response" >&2; echo >&2; die "$name: the request fails"; }
     export BODY_FILE=$body CONTENT_TYPE=$ctype HEADER_LEN=$hlen
-    local wrk=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" --timeout 5s -s "$OUT/post.lua" "$url")
+    local wrk=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" --timeout 5s -s "$POST_LUA" "$url")
     "${wrk[@]}" -d"$WARMUP" >/dev/null
     local before server0 client0 perf_pid=""
     before=$(cpu_ticks "$PID")

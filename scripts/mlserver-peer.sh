@@ -41,7 +41,7 @@ if [ -z "${INFERD_BIN:-}" ]; then
     INFERD_BIN=$ROOT/target/release/inferd
 fi
 
-# --- request bodies (the model's own reference inputs) and the wrk script -----------
+# --- request bodies (the model's own reference inputs) -------------------------------
 python3 - "$OUT" <<'EOF'
 import json, sys
 out = sys.argv[1]
@@ -50,19 +50,6 @@ for name, rows in (("json64", 64), ("row", 1)):
     flat = [v for i in range(rows) for v in ref[i % len(ref)]]
     body = {"inputs": [{"name": "input", "shape": [rows, 512], "datatype": "FP32", "data": flat}]}
     open(f"{out}/{name}.json", "w").write(json.dumps(body, separators=(",", ":")))
-EOF
-cat >"$OUT/post.lua" <<'EOF'
-wrk.method = "POST"
-local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %.1f %.1f %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
-end
 EOF
 
 # --- servers ------------------------------------------------------------------------
@@ -137,7 +124,7 @@ EOF
 # run PORT BODY CONNS : prints "REQ_PER_S P99_MS ERRORS"
 run() {
     local url="http://127.0.0.1:$1/v2/models/dense-net/infer" wrk
-    wrk=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$3" --timeout 10s -s "$OUT/post.lua" "$url")
+    wrk=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$3" --timeout 10s -s scripts/wrk-post.lua "$url")
     BODY_FILE=$2 "${wrk[@]}" -d"$WARMUP" >/dev/null
     BODY_FILE=$2 "${wrk[@]}" -d"$DURATION" >"$OUT/wrk.txt"
     read -r _ n us _ p99 non2xx sockerr <<<"$(grep '^RESULT' "$OUT/wrk.txt")"

@@ -3,6 +3,7 @@
 //! label output built from the winning class of each row.
 
 use tract_onnx::pb::NodeProto;
+use tract_onnx::prelude::tract_ndarray::ArrayView2;
 use tract_onnx::tract_hir::internal::*;
 
 /// The labels a classifier answers with, in class order.
@@ -74,6 +75,32 @@ impl Labels {
                 tensor1(&values)
             }
         })
+    }
+}
+
+impl Labels {
+    /// A classifier's two outputs over `x`'s rows: each row's label and the
+    /// [rows, `width`] scores. `score` gets a row's first `features` values and
+    /// its `width` scores to write, and names the winning class.
+    pub(super) fn classify_rows(
+        &self,
+        x: ArrayView2<f32>,
+        features: usize,
+        width: usize,
+        mut score: impl FnMut(&[f32], &mut [f32]) -> usize,
+    ) -> TractResult<TVec<Tensor>> {
+        let n = x.nrows();
+        let mut scores = vec![0f32; n * width];
+        let mut winners = Vec::with_capacity(n);
+        let mut buffer = Vec::new();
+        for (row, out) in x.outer_iter().zip(scores.chunks_mut(width)) {
+            let row = super::row_slice(&row, &mut buffer);
+            winners.push(Winner::Class(score(&row[..features], out)));
+        }
+        Ok(tvec!(
+            self.tensor(&winners)?,
+            Tensor::from_shape(&[n, width], &scores)?
+        ))
     }
 }
 

@@ -15,7 +15,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::tract_ndarray::ArrayView2;
 use tract_onnx::tract_hir::internal::*;
 
-use super::labels::{Labels, Winner};
+use super::labels::Labels;
 use super::post_transform::{logistic, PostTransform};
 use super::row_op::{row_op, OutputSpec, RowModel};
 
@@ -118,23 +118,13 @@ impl RowModel for LinearClassifier {
     }
 
     fn run(&self, x: ArrayView2<f32>) -> TractResult<TVec<Tensor>> {
-        let (n, width) = (x.nrows(), self.width());
-        let mut scores = vec![0f32; n * width];
-        let mut winners = Vec::with_capacity(n);
-        let mut buffer = Vec::new();
-        for (row, out) in x.outer_iter().zip(scores.chunks_mut(width)) {
-            let row = super::row_slice(&row, &mut buffer);
-            self.scores(&row[..self.features], out);
-            // The first best score wins, as an arg max does.
-            let best = out
-                .iter()
-                .enumerate()
-                .fold(0, |best, (i, &v)| if v > out[best] { i } else { best });
-            winners.push(Winner::Class(best));
-        }
-        Ok(tvec!(
-            self.labels.tensor(&winners)?,
-            Tensor::from_shape(&[n, width], &scores)?
-        ))
+        self.labels
+            .classify_rows(x, self.features, self.width(), |row, out| {
+                self.scores(row, out);
+                // The first best score wins, as an arg max does.
+                out.iter()
+                    .enumerate()
+                    .fold(0, |best, (i, &v)| if v > out[best] { i } else { best })
+            })
     }
 }

@@ -15,7 +15,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::tract_ndarray::ArrayView2;
 use tract_onnx::tract_hir::internal::*;
 
-use super::labels::{Labels, Winner};
+use super::labels::Labels;
 use super::post_transform::PostTransform;
 use super::row_op::{row_op, OutputSpec, RowModel};
 use kernel::{multiclass_probability, pair_probability, Kernel};
@@ -207,29 +207,20 @@ impl RowModel for SvmClassifier {
     }
 
     fn run(&self, x: ArrayView2<f32>) -> TractResult<TVec<Tensor>> {
-        let n = x.nrows();
-        let width = self.width();
-        let mut scores = vec![0f32; n * width];
-        let (mut kernels, mut decisions, mut winners) =
-            (Vec::new(), Vec::new(), Vec::with_capacity(n));
-        let mut buffer = Vec::new();
-        for (row, out) in x.outer_iter().zip(scores.chunks_mut(width)) {
-            let row = super::row_slice(&row, &mut buffer);
-            let best = self.decisions(&row[..self.features], &mut kernels, &mut decisions);
-            winners.push(Winner::Class(best));
-            match &self.prob {
-                Some(prob) => self.probabilities(prob, &decisions, out),
-                None if decisions.len() == 1 => self.binary_scores(decisions[0], out),
-                None => {
-                    out.copy_from_slice(&decisions);
-                    self.post_transform.apply(out);
+        let (mut kernels, mut decisions) = (Vec::new(), Vec::new());
+        self.labels
+            .classify_rows(x, self.features, self.width(), |row, out| {
+                let best = self.decisions(row, &mut kernels, &mut decisions);
+                match &self.prob {
+                    Some(prob) => self.probabilities(prob, &decisions, out),
+                    None if decisions.len() == 1 => self.binary_scores(decisions[0], out),
+                    None => {
+                        out.copy_from_slice(&decisions);
+                        self.post_transform.apply(out);
+                    }
                 }
-            }
-        }
-        Ok(tvec!(
-            self.labels.tensor(&winners)?,
-            Tensor::from_shape(&[n, width], &scores)?
-        ))
+                best
+            })
     }
 }
 
