@@ -28,7 +28,7 @@ use fixtures::{
     app_state, binary_body, bundled, metrics, model_path, reference_rows, signature, tensor,
     Bundled, DENSE, STOCK,
 };
-use inferd::cache::{unit_key, Lookup, ResultCache};
+use inferd::cache::{unit_key, KeyRows, Lookup, ResultCache};
 use inferd::http::AppState;
 use inferd::json::Nested;
 use inferd::model::onnx::OnnxModel;
@@ -144,7 +144,15 @@ fn decode(c: &mut Criterion) {
 fn row_keys(input: &Tensor, generation: u64) -> Vec<Bytes> {
     let inputs = std::slice::from_ref(input);
     (0..input.rows())
-        .map(|r| unit_key(STOCK, 1, generation, ["input"], inputs, r, r + 1))
+        .map(|r| {
+            let rows = KeyRows {
+                inputs,
+                offsets: &[],
+                start: r,
+                end: r + 1,
+            };
+            unit_key(STOCK, 1, generation, ["input"], rows)
+        })
         .collect()
 }
 

@@ -14,7 +14,7 @@
 
 mod key;
 
-pub use key::unit_key;
+pub use key::{unit_key, KeyRows};
 
 use crate::metrics::Metrics;
 use crate::tensor::Tensor;

@@ -6,7 +6,8 @@
 //!
 //! Strings (`BYTES`) are kept in the V2 binary layout too: each element a 4-byte
 //! little-endian length, then its bytes. Rows stay byte ranges; finding one walks
-//! the lengths (see [`Tensor::row_range`]).
+//! the lengths (see [`Tensor::row_range`]); taking many rows of one tensor walks
+//! them once ([`Tensor::row_offsets`]).
 
 use bytes::Bytes;
 use std::fmt;
@@ -206,12 +207,49 @@ impl Tensor {
 
     /// Rows `start..end` as a new tensor sharing the same buffer.
     pub fn slice_rows(&self, start: usize, end: usize) -> Tensor {
+        self.slice_range(start, end, self.row_range(start, end))
+    }
+
+    /// Where each row starts, for taking many row ranges of one tensor: a string
+    /// tensor's lengths are walked once here instead of once per range.
+    pub fn row_offsets(&self) -> RowOffsets {
+        let per_row = self.shape.iter().skip(1).product::<usize>();
+        if !self.dtype.is_bytes() {
+            return RowOffsets {
+                row_bytes: per_row * self.dtype.size(),
+                starts: Vec::new(),
+            };
+        }
+        let mut starts = Vec::with_capacity(self.rows() + 1);
+        let mut offset = 0;
+        for element in 0..self.rows() * per_row {
+            if element % per_row.max(1) == 0 {
+                starts.push(offset);
+            }
+            offset += 4 + string_len(&self.data[offset..]);
+        }
+        // Rows with no elements (a zero in the row shape) all start at the end.
+        starts.resize(self.rows(), offset);
+        starts.push(offset);
+        RowOffsets {
+            row_bytes: 0,
+            starts,
+        }
+    }
+
+    /// Rows `start..end` sharing the same buffer, found through `offsets`
+    /// (this tensor's [`Tensor::row_offsets`]).
+    pub fn slice_rows_at(&self, offsets: &RowOffsets, start: usize, end: usize) -> Tensor {
+        self.slice_range(start, end, offsets.range(start, end))
+    }
+
+    fn slice_range(&self, start: usize, end: usize, bytes: std::ops::Range<usize>) -> Tensor {
         let mut shape = self.shape.clone();
         shape[0] = end - start;
         Tensor {
             dtype: self.dtype,
             shape,
-            data: self.data.slice(self.row_range(start, end)),
+            data: self.data.slice(bytes),
         }
     }
 
@@ -290,6 +328,27 @@ impl<'a> Iterator for Strings<'a> {
 }
 
 /// The length prefix at the start of `data` (at least 4 bytes, checked at build).
+/// A tensor's row boundaries ([`Tensor::row_offsets`]): arithmetic for fixed-size
+/// elements, a table of starts for strings.
+#[derive(Debug, Clone)]
+pub struct RowOffsets {
+    /// Bytes per row of a fixed-size dtype.
+    row_bytes: usize,
+    /// Start of each row and then the end, for BYTES; empty otherwise.
+    starts: Vec<usize>,
+}
+
+impl RowOffsets {
+    /// The bytes of rows `start..end`.
+    pub fn range(&self, start: usize, end: usize) -> std::ops::Range<usize> {
+        if self.starts.is_empty() {
+            start * self.row_bytes..end * self.row_bytes
+        } else {
+            self.starts[start]..self.starts[end]
+        }
+    }
+}
+
 fn string_len(data: &[u8]) -> usize {
     u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize
 }
@@ -400,6 +459,31 @@ mod tests {
         // Zeros of BYTES are empty strings.
         let zeros = Tensor::new(DataType::Bytes, vec![2], Bytes::from(vec![0u8; 8])).unwrap();
         assert_eq!(zeros.strings().collect::<Vec<_>>(), ["", ""]);
+    }
+
+    #[test]
+    fn row_offsets_give_every_row_range() {
+        let strings = Tensor::from_strings(vec![3, 2], &["a", "", "ccc", "dd", "é", "f"]).unwrap();
+        let numbers = Tensor::from_f32(vec![3, 2], &[1., 2., 3., 4., 5., 6.]).unwrap();
+        let empty_rows = Tensor::from_strings(vec![3, 0], &[] as &[&str]).unwrap();
+        for t in [&strings, &numbers, &empty_rows] {
+            let offsets = t.row_offsets();
+            for start in 0..=3 {
+                for end in start..=3 {
+                    assert_eq!(offsets.range(start, end), t.row_range(start, end));
+                    assert_eq!(
+                        t.slice_rows_at(&offsets, start, end),
+                        t.slice_rows(start, end)
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            strings.row_offsets().range(1, 2),
+            strings.row_range(1, 2),
+            "the middle row: \"ccc\", \"dd\""
+        );
+        assert_eq!(strings.row_offsets().range(1, 2).len(), 4 + 3 + 4 + 2);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::{Batcher, Computed, Timing};
 use crate::error::ApiError;
-use crate::tensor::Tensor;
+use crate::tensor::{RowOffsets, Tensor};
 use tokio::time::Instant;
 
 impl Batcher {
@@ -18,9 +18,14 @@ impl Batcher {
         // side; if one cannot be queued, the queued ones are dropped with
         // their receivers, and the batcher skips them.
         let mut replies = Vec::new();
+        let offsets: Vec<RowOffsets> = inputs.iter().map(Tensor::row_offsets).collect();
         for start in (0..rows).step_by(self.batch_rows) {
             let end = (start + self.batch_rows).min(rows);
-            let part = inputs.iter().map(|t| t.slice_rows(start, end)).collect();
+            let part = inputs
+                .iter()
+                .zip(&offsets)
+                .map(|(t, at)| t.slice_rows_at(at, start, end))
+                .collect();
             replies.push(self.enqueue(part, end - start, deadline)?);
         }
         let mut parts = Vec::with_capacity(replies.len());

@@ -4,7 +4,7 @@ use super::{Answer, Batch, Delivery, Job, Labels, Timing};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelError};
-use crate::tensor::Tensor;
+use crate::tensor::{RowOffsets, Tensor};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,6 +156,11 @@ fn split_outputs(
     inference: std::time::Duration,
 ) -> Delivery {
     let single = jobs.len() == 1;
+    let offsets: Vec<RowOffsets> = if single {
+        Vec::new()
+    } else {
+        outputs.iter().map(Tensor::row_offsets).collect()
+    };
     let mut start = 0;
     let mut delivery = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -163,7 +168,11 @@ fn split_outputs(
         let mine = if single {
             outputs.to_vec()
         } else {
-            outputs.iter().map(|o| o.slice_rows(start, end)).collect()
+            outputs
+                .iter()
+                .zip(&offsets)
+                .map(|(o, at)| o.slice_rows_at(at, start, end))
+                .collect()
         };
         let timing = Timing {
             queue: started.saturating_duration_since(job.queued_wall),

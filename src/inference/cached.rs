@@ -3,12 +3,12 @@
 //! the answer in the request's row order.
 
 use crate::batcher::Timing;
-use crate::cache::{unit_key, wait, Entry, Lookup, ResultCache};
+use crate::cache::{unit_key, wait, Entry, KeyRows, Lookup, ResultCache};
 use crate::config::Granularity;
 use crate::error::ApiError;
 use crate::repository::Servable;
 use crate::request::{Bound, CacheStatus};
-use crate::tensor::Tensor;
+use crate::tensor::{RowOffsets, Tensor};
 use bytes::Bytes;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -36,11 +36,24 @@ pub(super) async fn infer(
             (0, bound.rows)
         }
     };
+    // A one-unit request finds its rows directly; a many-row request of strings
+    // would otherwise walk its lengths from the start once per row.
+    let offsets: Vec<RowOffsets> = if count > 1 {
+        bound.inputs.iter().map(Tensor::row_offsets).collect()
+    } else {
+        Vec::new()
+    };
     let key = |u: usize| {
         let (start, end) = unit(u);
         let names = sig.inputs.iter().map(|s| s.name.as_str());
         let (model, version, generation) = (&servable.name, servable.version, servable.generation);
-        unit_key(model, version, generation, names, &bound.inputs, start, end)
+        let rows = KeyRows {
+            inputs: &bound.inputs,
+            offsets: &offsets,
+            start,
+            end,
+        };
+        unit_key(model, version, generation, names, rows)
     };
 
     let mut found: Vec<Option<Arc<Entry>>> = vec![None; count];
@@ -155,7 +168,11 @@ async fn compute(
         inputs
             .iter()
             .map(|t| {
-                let parts: Vec<Tensor> = units.iter().map(|&(s, e)| t.slice_rows(s, e)).collect();
+                let offsets = t.row_offsets();
+                let parts: Vec<Tensor> = units
+                    .iter()
+                    .map(|&(s, e)| t.slice_rows_at(&offsets, s, e))
+                    .collect();
                 Tensor::concat_rows(&parts)
             })
             .collect()
@@ -164,6 +181,11 @@ async fn compute(
         .batcher
         .submit(gathered, rows, Some(deadline))
         .await?;
+    let offsets: Vec<RowOffsets> = if units.len() == 1 {
+        Vec::new()
+    } else {
+        outputs.iter().map(Tensor::row_offsets).collect()
+    };
     let mut start = 0;
     let per_unit = units
         .iter()
@@ -171,11 +193,12 @@ async fn compute(
             let end = start + (e - s);
             let mine = outputs
                 .iter()
-                .map(|o| {
+                .enumerate()
+                .map(|(i, o)| {
                     let part = if units.len() == 1 {
                         o.clone()
                     } else {
-                        o.slice_rows(start, end)
+                        o.slice_rows_at(&offsets[i], start, end)
                     };
                     Tensor {
                         data: Bytes::copy_from_slice(&part.data),

@@ -31,9 +31,10 @@ pub(crate) fn predict_rows(
     // share: the reader and writer threads take the cores now and then, and a
     // fixed share would leave one thread waiting for the other at every batch.
     let next = AtomicUsize::new(0);
+    let offsets = input.row_offsets();
     let run_chunk = |(start, end): (usize, usize)| -> Result<Vec<Tensor>, String> {
         let out = model
-            .predict(vec![input.slice_rows(start, end)])
+            .predict(vec![input.slice_rows_at(&offsets, start, end)])
             .map_err(|e| format!("the model failed: {e}"))?;
         if out.iter().any(|t| t.rows() != end - start) {
             return Err(format!(

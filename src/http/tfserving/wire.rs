@@ -3,7 +3,7 @@
 
 use crate::json::{Collector, Limits, Nested, NestedOut};
 use crate::request::{InferResponse, InputData, InputTensor};
-use crate::tensor::Tensor;
+use crate::tensor::{RowOffsets, Tensor};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
@@ -329,12 +329,14 @@ impl Serialize for Predictions<'_> {
             return NestedOut { tensor: only }.serialize(s);
         }
         let rows = self.0.first().map_or(0, |(_, t)| t.rows());
+        let offsets: Vec<RowOffsets> = self.0.iter().map(|(_, t)| t.row_offsets()).collect();
         let mut seq = s.serialize_seq(Some(rows))?;
         for i in 0..rows {
             let row: Vec<(String, Tensor)> = self
                 .0
                 .iter()
-                .map(|(n, t)| (n.clone(), row_of(t, i)))
+                .zip(&offsets)
+                .map(|((n, t), at)| (n.clone(), row_of(t, at, i)))
                 .collect();
             seq.serialize_element(&Named(&row))?;
         }
@@ -356,8 +358,8 @@ impl Serialize for Named<'_> {
 }
 
 /// Row `i` without its batch dimension.
-fn row_of(t: &Tensor, i: usize) -> Tensor {
-    let mut row = t.slice_rows(i, i + 1);
+fn row_of(t: &Tensor, offsets: &RowOffsets, i: usize) -> Tensor {
+    let mut row = t.slice_rows_at(offsets, i, i + 1);
     row.shape.remove(0);
     row
 }
