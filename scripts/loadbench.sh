@@ -12,9 +12,10 @@
 #   4. dense-net, 32 connections of single rows, batching on vs max_batch_size=1
 #   5. resident memory, idle after start and after load
 #   6. drift monitoring's cost (scripts/drift-cost.sh, paired on/off rounds)
+#   7. the peers, MLServer and onnxruntime alone (scripts/peers.sh)
 # All figures are ratios inside one run (the machine is shared and noisy). The table
 # is printed and written to target/loadbench.md; logs, bodies and raw wrk output go
-# to target/loadbench/. Servers are killed on exit. About 5 minutes after a build.
+# to target/loadbench/. Servers are killed on exit. About 15 minutes after a build (5 without the peers).
 #
 # Scenarios 1 and 2 are measured in ROUNDS (3) rounds, each a floor run, then inferd
 # with request logs off (--log-level warn), then inferd in its default configuration
@@ -25,7 +26,8 @@
 #
 # Environment knobs: DURATION (10s), WARMUP (2s), CONNS (32), BATCH_CONNS (4,
 # connections for the 64-row runs), SERVER_CPU (0), CLIENT_CPU (1), PERF=1 to also
-# record a perf profile of inferd during scenarios 1, 2 and 4 (slightly lowers them).
+# record a perf profile of inferd during scenarios 1, 2 and 4 (slightly lowers them),
+# DRIFT=0 and PEERS=0 to skip scenarios 6 and 7.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -319,9 +321,10 @@ measure s3-v2bin /v2/models/dense-net/infer "$OUT/dense_v2_64.bin" application/o
 ROWS_S=$((RPS * 64))
 row "3. dense-net V2 binary 64 rows, $BATCH_CONNS conns" "$RPS ($ROWS_S rows/s)" "$P50" "$P99" "$CPU" \
     "$(ratio "$ROWS_S" "$ENGINE64_ROWS") of engine" "$ERRORS" "target >= 0.9; decode $(us "$BIN64_NS") µs"
+DENSE_BATCH=$(curl -fsS "http://127.0.0.1:$PORT/v2/models/dense-net/config" | jq -r .max_batch_size)
 measure s4-batching /predict "$OUT/dense_row.json" application/json "" "$CONNS"
 BATCH_RPS=$RPS BATCH_P99=$P99
-row "4. dense-net 1 row, batching on (64), $CONNS conns" "$RPS" "$P50" "$P99" "$CPU" \
+row "4. dense-net 1 row, batching on (auto: $DENSE_BATCH rows), $CONNS conns" "$RPS" "$P50" "$P99" "$CPU" \
     "$(ratio "$RPS" "$ENGINE1_ROWS") of 1-row engine" "$ERRORS" "engine alone: $ENGINE1_ROWS rows/s one at a time"
 LOADED_NOCACHE=$(rss_mib "$PID" VmRSS)
 PEAK_NOCACHE=$(rss_mib "$PID" VmHWM)
@@ -389,5 +392,14 @@ if [ "${DRIFT:-1}" = 1 ]; then
         || { tail -5 "$OUT/drift-cost.txt" >&2; die "drift-cost.sh"; }
     { echo; echo "6. Drift monitoring, forecaster with its baseline (on) and without (off), logs off, one worker:"; echo
       cat "$ROOT/target/drift-cost/table.md"; } | tee -a "$ROOT/target/loadbench.md"
+fi
+# --- 7. the peers: MLServer and onnxruntime alone on the same core (scripts/peers.sh,
+# which installs MLServer into target/mlserver-venv on first use). PEERS=0 skips it.
+if [ "${PEERS:-1}" = 1 ]; then
+    log "7. peers: MLServer and onnxruntime alone (scripts/peers.sh)"
+    INFERD_BIN=$INFERD SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU bash "$ROOT/scripts/peers.sh" \
+        >"$OUT/peers.md" 2>"$OUT/peers.log" || { tail -5 "$OUT/peers.log" >&2; die "peers.sh"; }
+    { echo; echo "7. Peers on the same core, dense-net, inferd's cache off:"; echo
+      cat "$OUT/peers.md"; } | tee -a "$ROOT/target/loadbench.md"
 fi
 log "written to target/loadbench.md"

@@ -1,6 +1,6 @@
 """An MLServer runtime that runs an ONNX model with onnxruntime, as MLServer's own
 docs show for custom runtimes (MLServer ships none for ONNX): the peer that
-scripts/mlserver-peer.sh sets beside inferd. One intra-op thread, as the peer is
+scripts/peers.sh sets beside inferd. One intra-op thread, as the peer is
 pinned to one core."""
 
 import onnxruntime as ort

@@ -3,7 +3,7 @@
 -- application/json), HEADER_LEN (V2 binary's Inference-Header-Content-Length, if
 -- set). `done` prints one machine-readable line: RESULT requests duration_us p50_us
 -- p99_us non_2xx socket_errors. Used by scripts/loadbench.sh and
--- scripts/mlserver-peer.sh.
+-- scripts/peers.sh.
 wrk.method = "POST"
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.body = f:read("*a")
