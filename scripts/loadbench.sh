@@ -73,24 +73,15 @@ if [ ! -x "$FLOOR" ] || [ ! -x "$HOT" ]; then die "bench executables not found i
 
 # --- request bodies and the wrk script ----------------------------------------------
 python3 - "$OUT" <<'EOF'
-import json, struct, sys
+import json, sys
+sys.path.insert(0, "scripts")
+from v2_bodies import reference_rows, write_v2
 out = sys.argv[1]
-def rows(model, n):
-    ref = json.load(open(f"models/{model}/1/reference.json"))["inputs"]
-    return [ref[i % len(ref)] for i in range(n)]
 def dump(name, body):
     open(f"{out}/{name}", "w").write(json.dumps(body, separators=(",", ":")))
-dump("stock_row.json", {"instances": rows("stock-forecaster", 1)})
-dump("dense_row.json", {"model": "dense-net", "instances": rows("dense-net", 1)})
-batch = rows("dense-net", 64)
-flat = [v for r in batch for v in r]
-dump("dense_v2_64.json", {"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": flat}]})
-data = struct.pack(f"<{len(flat)}f", *flat)
-header = json.dumps({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32",
-                                 "parameters": {"binary_data_size": len(data)}}]},
-                    separators=(",", ":")).encode()
-open(f"{out}/dense_v2_64.bin", "wb").write(header + data)
-open(f"{out}/dense_v2_64.bin.len", "w").write(str(len(header)))
+dump("stock_row.json", {"instances": reference_rows("stock-forecaster", 1)})
+dump("dense_row.json", {"model": "dense-net", "instances": reference_rows("dense-net", 1)})
+write_v2(f"{out}/dense_v2_64", reference_rows("dense-net", 64))
 EOF
 POST_LUA=$ROOT/scripts/wrk-post.lua
 

@@ -48,19 +48,11 @@ fi
 
 # --- request bodies (the model's own reference inputs) -------------------------------
 python3 - "$OUT" <<'EOF'
-import json, struct, sys
-out = sys.argv[1]
-ref = json.load(open("models/dense-net/1/reference.json"))["inputs"]
-for name, rows in (("json64", 64), ("row", 1)):
-    flat = [v for i in range(rows) for v in ref[i % len(ref)]]
-    body = {"inputs": [{"name": "input", "shape": [rows, 512], "datatype": "FP32", "data": flat}]}
-    open(f"{out}/{name}.json", "w").write(json.dumps(body, separators=(",", ":")))
-data = struct.pack("<512f", *ref[0])
-header = json.dumps({"inputs": [{"name": "input", "shape": [1, 512], "datatype": "FP32",
-                                 "parameters": {"binary_data_size": len(data)}}]},
-                    separators=(",", ":")).encode()
-open(f"{out}/row.bin", "wb").write(header + data)
-open(f"{out}/row.bin.len", "w").write(str(len(header)))
+import sys
+sys.path.insert(0, "scripts")
+from v2_bodies import reference_rows, write_v2
+write_v2(f"{sys.argv[1]}/json64", reference_rows("dense-net", 64))
+write_v2(f"{sys.argv[1]}/row", reference_rows("dense-net", 1))
 EOF
 
 # --- servers ------------------------------------------------------------------------
