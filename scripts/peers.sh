@@ -25,6 +25,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-20s}
+# onnxruntime alone is timed for the same number of seconds as each wrk run.
+[[ $DURATION =~ ^[0-9]+s$ ]] || { echo "[peers] error: DURATION must be whole seconds, such as 20s" >&2; exit 1; }
 WARMUP=${WARMUP:-5s}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
