@@ -5,11 +5,12 @@
 #   - onnxruntime driven from Python over pyarrow record batches, 2 threads, writing
 #     the same output file (scripts/score_bench.py ort);
 #   - Spark local[2] calling a release inferd (clients/spark/score.py) against Spark
-#     with onnxruntime inside each task;
+#     with onnxruntime inside each task, and Ray Data (2 CPUs) likewise
+#     (clients/ray/score.py against onnxruntime inside each actor);
 #   - last, the engine alone: `cargo bench --bench hot_path -- model_run`, one
 #     predict of 64 rows at a time on one thread (rows/s x cores is its ceiling here).
 # Prints a Markdown table. Row counts: STOCK_ROWS, DENSE_ROWS, SPARK_ROWS (space-
-# separated lists). Needs Java 17 and the virtualenv of scripts/spark-ci.sh.
+# separated lists). Needs Java 17 and the virtualenvs of scripts/batch-ci.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,9 +18,12 @@ STOCK_ROWS=${STOCK_ROWS:-"1000000 10000000"}
 DENSE_ROWS=${DENSE_ROWS:-"100000 1000000"}
 SPARK_ROWS=${SPARK_ROWS:-"1000000"}
 SPARK_DENSE_ROWS=${SPARK_DENSE_ROWS:-"100000"}
-venv=${SPARK_VENV:-target/spark-venv}
+venv=${SPARK_VENV:-target/spark-venv} requirements=clients/spark/requirements.txt
 py="$venv/bin/python"
-. scripts/spark-venv.sh
+. scripts/client-venv.sh
+ray_venv=${RAY_VENV:-target/ray-venv}
+venv=$ray_venv requirements=clients/ray/requirements.txt
+. scripts/client-venv.sh
 # Spark stays on loopback (it would otherwise bind the host's first interface).
 export PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py" SPARK_LOCAL_IP=127.0.0.1
 
@@ -65,7 +69,7 @@ for model in stock-forecaster dense-net; do
     done
 done
 
-echo "==> Spark local[2]: inferd vs onnxruntime in each task"
+echo "==> Spark local[2] and Ray Data: inferd vs onnxruntime in each task or actor"
 log="$work/inferd.log"
 "$bin" --listen 127.0.0.1:0 --model-repository models --log-format json --log-level warn,inferd=info >"$log" 2>&1 &
 server=$!
@@ -83,7 +87,12 @@ for model in stock-forecaster dense-net; do
         "$py" scripts/score_bench.py gen --model "$model" --rows "$rows" --out "$input"
         timeout 1200 "$py" scripts/score_bench.py spark --model "$model" --input "$input" --output "$work/spark-a" --url "$address" | tee -a "$results"
         timeout 1200 "$py" scripts/score_bench.py spark --model "$model" --input "$input" --output "$work/spark-b" | tee -a "$results"
-        rm -rf "$input" "$work/spark-a" "$work/spark-b"
+        # Ray's head node on loopback, no usage reporting (scripts/batch-ci.sh).
+        RAY_USAGE_STATS_ENABLED=0 RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
+            timeout 1200 "$ray_venv/bin/python" scripts/score_bench.py ray --model "$model" --input "$input" --output "$work/ray-a" --url "$address" | tee -a "$results"
+        RAY_USAGE_STATS_ENABLED=0 RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
+            timeout 1200 "$ray_venv/bin/python" scripts/score_bench.py ray --model "$model" --input "$input" --output "$work/ray-b" | tee -a "$results"
+        rm -rf "$input" "$work/spark-a" "$work/spark-b" "$work/ray-a" "$work/ray-b"
     done
 done
 

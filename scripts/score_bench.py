@@ -6,7 +6,9 @@ Subcommands, each printing one JSON line {"path", "model", "rows", "seconds",
   ort    onnxruntime driven from Python over pyarrow record batches, writing the
          same output file as `inferd score` (input columns + output columns);
   spark  Spark local[2], predict_batch_udf calling either a running inferd
-         (--url, clients/spark/score.py) or onnxruntime inside each task (--onnx).
+         (--url, clients/spark/score.py) or onnxruntime inside each task;
+  ray    Ray Data on 2 CPUs, map_batches with 2 actors calling either a running
+         inferd (--url, clients/ray/score.py) or onnxruntime inside each actor.
 """
 
 import argparse
@@ -129,6 +131,59 @@ def spark(args):
     report(path, args.model, rows, seconds)
 
 
+class OrtActor:
+    """Ray's in-actor alternative: the model in the actor, one thread each (two
+    actors share the 2 CPUs as Spark's two tasks do)."""
+
+    def __init__(self, onnx, names):
+        import onnxruntime as rt
+
+        opts = rt.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self.sess = rt.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
+        self.inp = self.sess.get_inputs()[0].name
+        self.outs = [o.name for o in self.sess.get_outputs()]
+        self.names = names
+
+    def __call__(self, batch):
+        x = np.column_stack([batch.column(n).to_numpy() for n in self.names]).astype(np.float32, copy=False)
+        for name, y in zip(self.outs, self.sess.run(self.outs, {self.inp: x})):
+            y = y.reshape(len(x), -1)
+            columns = [name] if y.shape[1] == 1 else [f"{name}_{i}" for i in range(y.shape[1])]
+            for i, column in enumerate(columns):
+                batch = batch.append_column(column, pa.array(y[:, i]))
+        return batch
+
+
+def ray_data(args):
+    import ray
+
+    sys.path.insert(0, str(ROOT / "clients" / "ray"))
+    import score as ray_score
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    names = features(args.model)
+    started = time.monotonic()
+    if args.url:
+        ds = ray_score.score(args.url, args.model, names, args.input)
+        path = "ray+inferd"
+    else:
+        onnx = str(ROOT / "models" / args.model / "1" / "model.onnx")
+        # Half a CPU per actor, as clients/ray/score.py reserves: whole-CPU actors
+        # on 2 CPUs leave none for reading and writing.
+        ds = ray.data.read_parquet(args.input).map_batches(
+            OrtActor, fn_constructor_args=(onnx, names), batch_format="pyarrow",
+            batch_size=4096, compute=ray.data.ActorPoolStrategy(size=2), num_cpus=0.5)
+        path = "ray+onnxruntime"
+    ds.write_parquet(args.output)
+    rows = pq.read_table(args.output, columns=["id"]).num_rows
+    seconds = time.monotonic() - started
+    ray.shutdown()
+    report(path, args.model, rows, seconds)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -138,14 +193,16 @@ def main():
     g.add_argument("--out", required=True)
     o = sub.add_parser("ort")
     s = sub.add_parser("spark")
-    for q in (o, s):
+    r = sub.add_parser("ray")
+    for q in (o, s, r):
         q.add_argument("--model", required=True)
         q.add_argument("--input", required=True)
         q.add_argument("--output", required=True)
     o.add_argument("--threads", type=int, default=2)
     s.add_argument("--url", default="")
+    r.add_argument("--url", default="")
     args = p.parse_args()
-    {"gen": gen, "ort": ort, "spark": spark}[args.cmd](args)
+    {"gen": gen, "ort": ort, "spark": spark, "ray": ray_data}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -18,63 +18,15 @@ the serving fleet.
 """
 
 import argparse
+import sys
+from pathlib import Path
 
-import numpy as np
 from pyspark.ml.functions import predict_batch_udf
 from pyspark.sql import SparkSession, functions as F
 from pyspark.sql.types import FloatType, StructField, StructType
 
-# Seconds a request may take before the task fails (and Spark retries it).
-TIMEOUT_S = 60.0
-
-
-def output_columns(url, model, version=""):
-    """The model's input name, width and output columns, from its V2 metadata."""
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(url=url, network_timeout=TIMEOUT_S)
-    try:
-        meta = client.get_model_metadata(model, model_version=version)
-    finally:
-        client.close()
-    if len(meta["inputs"]) != 1 or meta["inputs"][0]["datatype"] != "FP32":
-        raise SystemExit(f"model {model} must take one FP32 input")
-    inp = meta["inputs"][0]
-    columns = []
-    for out in meta["outputs"]:
-        if out["datatype"] != "FP32":
-            raise SystemExit(f"output {out['name']} is {out['datatype']}: this client reads FP32")
-        width = int(np.prod(out["shape"][1:])) if len(out["shape"]) > 1 else 1
-        names = [out["name"]] if width == 1 else [f"{out['name']}_{i}" for i in range(width)]
-        columns.append((out["name"], names))
-    return inp["name"], int(np.prod(inp["shape"][1:])), columns
-
-
-def make_predict_fn(url, model, version, input_name, columns):
-    """predict_batch_udf's factory: runs once per Python worker, so the client (and
-    its connection) is reused for every batch of the task."""
-
-    def make():
-        import tritonclient.http as httpclient
-
-        client = httpclient.InferenceServerClient(url=url, network_timeout=TIMEOUT_S)
-        requested = [httpclient.InferRequestedOutput(name, binary_data=True) for name, _ in columns]
-
-        def predict(features):
-            x = np.ascontiguousarray(features, dtype=np.float32)
-            tensor = httpclient.InferInput(input_name, list(x.shape), "FP32")
-            tensor.set_data_from_numpy(x, binary_data=True)
-            result = client.infer(model, [tensor], model_version=version, outputs=requested)
-            answer = {}
-            for name, names in columns:
-                values = result.as_numpy(name).reshape(len(x), len(names))
-                for i, column in enumerate(names):
-                    answer[column] = values[:, i]
-            return answer
-
-        return predict
-
-    return make
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from inferd_v2 import make_predict_fn, output_columns  # noqa: E402
 
 
 def score(spark, url, model, features, input_path, version="", batch_size=4096):
