@@ -34,6 +34,7 @@ use inferd::json::Nested;
 use inferd::model::onnx::OnnxModel;
 use inferd::model::{Model, Signature};
 use inferd::request::{bind, CachePolicy, InferRequest, InputData, InputTensor};
+use inferd::score::predict::predict_rows;
 use inferd::tensor::{DataType, Tensor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -264,6 +265,52 @@ fn model_run(c: &mut Criterion) {
     g.finish();
 }
 
+/// The engine as `inferd score` drives it, without Parquet: `predict_rows` over
+/// distinct rows (standard normal, as `scripts/score_bench.py gen` writes them) in
+/// 64-row chunks, on one thread and on every core. `model_run` repeats the same
+/// 64 reference rows, which a tree ensemble's branches learn; scoring a file does
+/// not, so `scripts/score-bench.sh` compares `inferd score` with this.
+fn score_engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("score_engine");
+    g.sample_size(20);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (name, rows) in [(STOCK, 16_384), (DENSE, 512)] {
+        let model = match OnnxModel::load(&model_path(name).join("model.onnx")) {
+            Ok(model) => model,
+            Err(e) => panic!("score_engine/{name}: the model does not load: {e}"),
+        };
+        let input = normal_rows(rows, bundled(name).input_len);
+        g.throughput(Throughput::Elements(rows as u64));
+        for threads in [1, cores] {
+            let id = BenchmarkId::new(name, format!("{threads}-threads"));
+            g.bench_function(id, |b| {
+                b.iter(|| black_box(predict_rows(&model, &input, 64, threads).expect("predict")))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// `rows` rows of `width` standard normal float32 values, the same on every run
+/// (xorshift64* and Box-Muller: no random-number crate for one bench input).
+fn normal_rows(rows: usize, width: usize) -> Tensor {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut uniform = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        // The top 53 bits as a float in (0, 1]: never 0, so the logarithm is finite.
+        ((state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) + 1) as f64 / (1u64 << 53) as f64
+    };
+    let values: Vec<f32> = (0..rows * width)
+        .map(|_| {
+            let (u, v) = (uniform(), uniform());
+            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+        })
+        .collect();
+    Tensor::from_f32(vec![rows, width], &values).expect("a rectangular tensor")
+}
+
 /// What `http::observe` and `inference` record per request, next to a 1-row cache hit,
 /// and the cost of cloning the handlers' state (axum clones it for each extractor and
 /// layer that takes it).
@@ -404,6 +451,7 @@ fn main() {
     cache(&mut c);
     batch(&mut c);
     model_run(&mut c);
+    score_engine(&mut c);
     zoo::zoo(&mut c);
     per_request(&mut c, state.as_ref());
     infer(&mut c, &rt, state.as_ref());

@@ -7,8 +7,9 @@
 #   - Spark local[2] calling a release inferd (clients/spark/score.py) against Spark
 #     with onnxruntime inside each task, and Ray Data (2 CPUs) likewise
 #     (clients/ray/score.py against onnxruntime inside each actor);
-#   - last, the engine alone: `cargo bench --bench hot_path -- model_run`, one
-#     predict of 64 rows at a time on one thread (rows/s x cores is its ceiling here).
+#   - last, the engine alone: `cargo bench --bench hot_path -- score_engine`, the
+#     model driven as `inferd score` drives it (64-row chunks of distinct rows) with
+#     no Parquet, on one thread and on every core: the ceiling of `inferd score`.
 # Prints a Markdown table. Row counts: STOCK_ROWS, DENSE_ROWS, SPARK_ROWS (space-
 # separated lists). Needs Java 17 and the virtualenvs of scripts/batch-ci.sh.
 set -euo pipefail
@@ -99,16 +100,16 @@ done
 if [ "${SKIP_ENGINE:-0}" = 1 ]; then
     echo "==> engine alone: skipped (SKIP_ENGINE=1)"
 else
-echo "==> engine alone (cargo bench --bench hot_path -- model_run/.*/64)"
-cargo bench --bench hot_path -- 'model_run/.*/64$' 2>&1 | tee "$work/bench.txt" | grep -E '^model_run|thrpt' || true
+echo "==> engine alone (cargo bench --bench hot_path -- score_engine)"
+cargo bench --bench hot_path -- 'score_engine/' 2>&1 | tee "$work/bench.txt" | grep -E '^score_engine|thrpt' || true
 "$py" - "$work/bench.txt" >>"$results" <<'PY'
 import json, re, sys
 text = open(sys.argv[1]).read()
 unit = {"elem/s": 1, "Kelem/s": 1e3, "Melem/s": 1e6, "Gelem/s": 1e9}
-for model, block in re.findall(r"model_run/([\w-]+)/64\s.*?thrpt:\s+\[([^\]]*)\]", text, re.S):
+for model, threads, block in re.findall(r"score_engine/([\w-]+)/(\d+)-threads\s.*?thrpt:\s+\[([^\]]*)\]", text, re.S):
     mid = block.split()[2:4]
-    print(json.dumps({"path": "engine alone (1 thread)", "model": model, "rows": 64,
-                      "rows_per_s": round(float(mid[0]) * unit[mid[1]])}))
+    print(json.dumps({"path": f"engine alone ({threads} thread{'s' if threads != '1' else ''})",
+                      "model": model, "rows": 0, "rows_per_s": round(float(mid[0]) * unit[mid[1]])}))
 PY
 fi
 
@@ -121,5 +122,6 @@ print("| path | model | rows | rows/s | peak RSS |")
 print("|---|---|---:|---:|---:|")
 for r in rows:
     rss = f"{r['peak_rss_mib']} MiB" if "peak_rss_mib" in r else ""
-    print(f"| {r['path']} | {r['model']} | {r['rows']:,} | {r['rows_per_s']:,} | {rss} |")
+    rows = f"{r['rows']:,}" if r["rows"] else ""
+    print(f"| {r['path']} | {r['model']} | {rows} | {r['rows_per_s']:,} | {rss} |")
 PY

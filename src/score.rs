@@ -1,15 +1,18 @@
 //! `inferd score`: Parquet in, the model on every row, Parquet out (README "Batch
 //! scoring").
 //!
-//! Three threads form a pipeline, handing one record batch at a time along
-//! rendezvous channels, so at most three batches are in memory whatever the file's
-//! size:
+//! A pipeline hands record batches along bounded channels and queues, so at most
+//! five batches are in memory whatever the file's size (one being decoded, one
+//! waiting for room in the queue, and up to three queued, in the model or being
+//! written):
 //! - [`input`] decodes the next batch and copies its feature columns into the
-//!   model's row-major input;
-//! - [`predict`] runs the model on the current batch on every core, in chunks no
-//!   larger than the server's batches;
-//! - [`output`] appends the previous batch with its answers to a temporary file,
-//!   renamed over `--output` only once every row is written.
+//!   model's row-major input (one thread);
+//! - [`predict`] queues each batch's rows in chunks no larger than the server's
+//!   batches, which one thread per core runs through the model, from one batch
+//!   into the next without waiting;
+//! - [`output`] appends each batch, once all its chunks are answered, with its
+//!   answers to a temporary file, renamed over `--output` only once every row is
+//!   written (one thread).
 //!
 //! The model is loaded as the server loads it ([`crate::model::local`]): same
 //! engine, same `model.toml`, same refusal of NaN inputs, so the answers are the
@@ -17,20 +20,22 @@
 
 pub(crate) mod input;
 mod output;
-mod predict;
+pub mod predict;
 mod progress;
 
 use crate::batcher::auto::BatchChoice;
 use crate::model::local::{self, LocalVersion};
 use crate::model::{Model, TensorSpec};
 use crate::tensor::{DataType, Tensor};
+use arrow_array::types::{Float32Type, Float64Type};
+use arrow_array::ArrowPrimitiveType;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use input::{FeatureColumns, Features, Input};
+use input::{FeatureColumns, Features, Float, Input, ToLeBytes};
 use output::Output;
 use progress::Progress;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 /// Rows per record batch unless `--batch-rows` says otherwise.
 pub const DEFAULT_BATCH_ROWS: usize = 16_384;
@@ -54,7 +59,7 @@ pub struct ScoreArgs {
     /// in the file's order (others are copied through).
     #[arg(long, value_name = "a,b,...", value_delimiter = ',')]
     pub features: Option<Vec<String>>,
-    /// Rows per record batch: memory holds about three batches at a time.
+    /// Rows per record batch: memory holds at most five batches at a time.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
 }
@@ -192,20 +197,25 @@ impl Job<'_> {
     fn pipeline(
         &self,
         input: Input,
-        output: Output,
-        progress: Progress,
+        mut output: Output,
+        mut progress: Progress,
     ) -> Result<(Output, Progress), String> {
         std::thread::scope(|scope| {
             let (to_model, fed) = sync_channel::<Fed>(0);
-            let (to_writer, answered) = sync_channel::<(RecordBatch, Vec<Tensor>)>(0);
             scope.spawn(move || self.read_task(input, to_model));
-            let writer = scope.spawn(move || write_task(output, progress, answered));
-            let predicted = self.predict_task(fed, to_writer);
-            let written = writer
-                .join()
-                .unwrap_or_else(|_| Err("the writer panicked".into()));
-            // A model error comes first: the writer then only saw its input end.
-            predicted.and(written)
+            let written = predict::predict_stream(
+                self.model,
+                self.chunk_rows,
+                self.threads,
+                fed.into_iter(),
+                |batch: RecordBatch, outputs| {
+                    output.write(&batch, &outputs)?;
+                    progress.add(batch.num_rows());
+                    Ok(())
+                },
+            );
+            progress.end();
+            written.map(|()| (output, progress))
         })
     }
 
@@ -230,24 +240,6 @@ impl Job<'_> {
         }
     }
 
-    /// Runs the model on each fed batch and passes the answers to the writer.
-    fn predict_task(
-        &self,
-        fed: Receiver<Fed>,
-        to_writer: SyncSender<(RecordBatch, Vec<Tensor>)>,
-    ) -> Result<(), String> {
-        for item in fed {
-            let (batch, tensor) = item?;
-            let outputs =
-                predict::predict_rows(self.model, &tensor, self.chunk_rows, self.threads)?;
-            if to_writer.send((batch, outputs)).is_err() {
-                // The writer failed; its error is the one to report.
-                break;
-            }
-        }
-        Ok(())
-    }
-
     /// The model's input tensor for `batch`'s feature columns.
     fn tensor(
         &self,
@@ -258,66 +250,60 @@ impl Job<'_> {
         let rows = batch.num_rows();
         let mut shape = vec![rows];
         shape.extend(self.spec.shape.iter().skip(1).map(|&d| d as usize));
-        let bytes: Vec<u8> = if self.spec.dtype == DataType::F64 {
-            let values = input::row_major(input, batch, first_row, input::copy_column_f64)?;
-            self.check_finite(input, &values, first_row, |v| v.is_finite())?;
-            le_bytes(&values, f64::to_le_bytes)
+        let bytes = if self.spec.dtype == DataType::F64 {
+            self.features::<Float64Type, 8>(input, batch, first_row, input::copy_column_f64)?
         } else {
-            let values = input::row_major(input, batch, first_row, input::copy_column_f32)?;
-            self.check_finite(input, &values, first_row, |v| v.is_finite())?;
-            le_bytes(&values, f32::to_le_bytes)
+            self.features::<Float32Type, 4>(input, batch, first_row, input::copy_column_f32)?
         };
         Tensor::new(self.spec.dtype, shape, Bytes::from(bytes))
     }
 
-    /// Refuses NaN and infinite features as the server does, unless the model
-    /// allows them.
-    fn check_finite<E: Copy>(
+    /// The feature columns as row-major little-endian values of the model's float
+    /// type `F`, NaN and infinities refused unless the model allows them. Columns
+    /// already of type `F` (the usual case) are interleaved in one pass; others are
+    /// converted first ([`input::row_major`]).
+    fn features<F, const N: usize>(
         &self,
         input: &FeatureColumns,
-        values: &[E],
+        batch: &RecordBatch,
         first_row: u64,
-        finite: impl Fn(E) -> bool,
-    ) -> Result<(), String> {
-        if self.allow_nan {
-            return Ok(());
-        }
-        let Some(at) = values.iter().position(|&v| !finite(v)) else {
-            return Ok(());
+        convert: fn(&dyn arrow_array::Array, &mut [F::Native], usize),
+    ) -> Result<Vec<u8>, String>
+    where
+        F: ArrowPrimitiveType,
+        F::Native: Float + ToLeBytes<N>,
+    {
+        let values = match input::interleave::<F, N>(input, batch, first_row)? {
+            Some(bytes) => bytes,
+            None => {
+                let values = input::row_major(input, batch, first_row, convert)?;
+                le_bytes(&values)
+            }
         };
-        let width = input.names.len();
-        Err(format!(
-            "{} row {}, column `{}` is NaN or infinite, which model `{}` refuses (model.toml allow_nan = true lets it through)",
-            input.file,
-            first_row + (at / width) as u64,
-            input.names[at % width],
-            self.name
-        ))
+        if !self.allow_nan {
+            let at = values
+                .chunks_exact(N)
+                .position(|b| !F::Native::from_le_slice(b).is_finite());
+            if let Some(at) = at {
+                let width = input.names.len();
+                return Err(format!(
+                    "{} row {}, column `{}` is NaN or infinite, which model `{}` refuses (model.toml allow_nan = true lets it through)",
+                    input.file,
+                    first_row + (at / width) as u64,
+                    input.names[at % width],
+                    self.name
+                ));
+            }
+        }
+        Ok(values)
     }
 }
 
 /// `values` as little-endian bytes, in one allocation of the final size.
-fn le_bytes<E: Copy, const N: usize>(values: &[E], bytes: fn(E) -> [u8; N]) -> Vec<u8> {
+fn le_bytes<E: ToLeBytes<N>, const N: usize>(values: &[E]) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * N);
     for &v in values {
-        out.extend_from_slice(&bytes(v));
+        out.extend_from_slice(&v.to_le());
     }
     out
-}
-
-/// Appends each answered batch to the output, counting progress.
-fn write_task(
-    mut output: Output,
-    mut progress: Progress,
-    answered: Receiver<(RecordBatch, Vec<Tensor>)>,
-) -> Result<(Output, Progress), String> {
-    for (batch, outputs) in answered {
-        if let Err(e) = output.write(&batch, &outputs) {
-            progress.end();
-            return Err(e);
-        }
-        progress.add(batch.num_rows());
-    }
-    progress.end();
-    Ok((output, progress))
 }

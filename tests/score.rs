@@ -117,10 +117,10 @@ fn f32_column(batch: &RecordBatch, name: &str) -> Vec<f32> {
         .to_vec()
 }
 
-/// Float columns (features, forecasts) are written without a dictionary, which
-/// costs a hash lookup per value and saves nothing on values that rarely repeat;
-/// the repetitive `ticker` text keeps its dictionary.
-fn assert_float_columns_are_plain(file: &Path, names: &[&str]) {
+/// Numeric columns (the id, features, forecasts) are written without a
+/// dictionary, which costs a hash lookup per value and saves nothing on values
+/// that rarely repeat; the repetitive `ticker` text keeps its dictionary.
+fn assert_numeric_columns_are_plain(file: &Path, names: &[&str]) {
     use parquet::basic::Encoding;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
@@ -130,10 +130,12 @@ fn assert_float_columns_are_plain(file: &Path, names: &[&str]) {
         let dictionary = encodings
             .iter()
             .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY));
-        let float = name.starts_with("lag") || *name == "forecast";
-        if float || *name == "ticker" {
-            assert_eq!(dictionary, !float, "column {name}: {encodings:?}");
-        }
+        let numeric = name.starts_with("lag") || *name == "forecast" || *name == "id";
+        assert!(
+            numeric || *name == "ticker",
+            "column {name} is neither numeric nor text"
+        );
+        assert_eq!(dictionary, !numeric, "column {name}: {encodings:?}");
     }
 }
 
@@ -194,7 +196,7 @@ async fn forecaster_scores_equal_the_server_and_onnxruntime() {
     }
     let forecasts = f32_column(&got, "forecast");
     assert_eq!(forecasts.len(), rows.len());
-    assert_float_columns_are_plain(&output, &names);
+    assert_numeric_columns_are_plain(&output, &names);
 
     let r = reference(STOCK);
     for (i, want) in r.outputs.iter().enumerate() {

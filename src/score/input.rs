@@ -9,7 +9,7 @@ use arrow_array::types::{
     Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
     UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, RecordBatch, RecordBatchReader};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
@@ -210,4 +210,68 @@ pub(crate) fn row_major<E: Copy + Default>(
         copy(array.as_ref(), &mut out[c..], width);
     }
     Ok(out)
+}
+
+/// The float types a model reads, as scoring needs them.
+pub(crate) trait Float: Copy {
+    fn is_finite(self) -> bool;
+    /// The value of `N` little-endian bytes.
+    fn from_le_slice(bytes: &[u8]) -> Self;
+}
+
+/// A value's little-endian bytes.
+pub(crate) trait ToLeBytes<const N: usize>: Copy {
+    fn to_le(self) -> [u8; N];
+}
+
+macro_rules! float {
+    ($t:ty, $n:literal) => {
+        impl Float for $t {
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            fn from_le_slice(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("whole values"))
+            }
+        }
+        impl ToLeBytes<$n> for $t {
+            fn to_le(self) -> [u8; $n] {
+                self.to_le_bytes()
+            }
+        }
+    };
+}
+
+float!(f32, 4);
+float!(f64, 8);
+
+/// The feature columns of `batch` as row-major little-endian bytes in one pass,
+/// when every feature column is already of type `F`; `None` when one needs
+/// converting (then [`row_major`] does it). Refuses nulls as [`row_major`] does.
+pub(crate) fn interleave<F, const N: usize>(
+    input: &FeatureColumns,
+    batch: &RecordBatch,
+    first_row: u64,
+) -> Result<Option<Vec<u8>>, String>
+where
+    F: ArrowPrimitiveType,
+    F::Native: ToLeBytes<N>,
+{
+    let mut columns: Vec<&[F::Native]> = Vec::with_capacity(input.features.len());
+    for (&index, name) in input.features.iter().zip(&input.names) {
+        let array = batch.column(index);
+        let Some(values) = array.as_primitive_opt::<F>() else {
+            return Ok(None);
+        };
+        check_no_nulls(array.as_ref(), name, first_row, &input.file)?;
+        columns.push(values.values());
+    }
+    let rows = batch.num_rows();
+    let mut out = Vec::with_capacity(rows * columns.len() * N);
+    for row in 0..rows {
+        for column in &columns {
+            out.extend_from_slice(&column[row].to_le());
+        }
+    }
+    Ok(Some(out))
 }

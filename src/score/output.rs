@@ -159,12 +159,13 @@ impl Output {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(batch_rows.max(1)));
-        // Float columns are written plain: features and scores rarely repeat, so a
-        // dictionary saves nothing, and building it (a hash lookup per value, the
-        // whole row group fitting under the dictionary's size limit) took four
-        // fifths of the writer's instructions on the forecaster (callgrind).
+        // Numeric columns are written plain: features, scores and ids rarely
+        // repeat, so a dictionary saves nothing, and building it (a hash lookup per
+        // value, the whole row group fitting under the dictionary's size limit) took
+        // four fifths of the writer's instructions on the forecaster (callgrind).
+        // Text columns keep it: their values (tickers, categories) repeat.
         for field in schema.fields() {
-            if field.data_type().is_floating() {
+            if field.data_type().is_floating() || field.data_type().is_integer() {
                 props = props
                     .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
             }
