@@ -34,7 +34,6 @@ use inferd::json::Nested;
 use inferd::model::onnx::OnnxModel;
 use inferd::model::{Model, Signature};
 use inferd::request::{bind, CachePolicy, InferRequest, InputData, InputTensor};
-use inferd::score::predict::predict_rows;
 use inferd::tensor::{DataType, Tensor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -265,11 +264,12 @@ fn model_run(c: &mut Criterion) {
     g.finish();
 }
 
-/// The engine as `inferd score` drives it, without Parquet: `predict_rows` over
+/// The engine alone on every core, the ceiling of `inferd score`: the model over
 /// distinct rows (standard normal, as `scripts/score_bench.py gen` writes them) in
-/// 64-row chunks, on one thread and on every core. `model_run` repeats the same
-/// 64 reference rows, which a tree ensemble's branches learn; scoring a file does
-/// not, so `scripts/score-bench.sh` compares `inferd score` with this.
+/// 64-row chunks, which `threads` threads take one at a time by an atomic counter,
+/// with no Parquet, queue or collector. `model_run` repeats the same 64 reference
+/// rows, which a tree ensemble's branches learn; scoring a file does not, so
+/// `scripts/score-bench.sh` compares `inferd score` with this.
 fn score_engine(c: &mut Criterion) {
     let mut g = c.benchmark_group("score_engine");
     g.sample_size(20);
@@ -280,15 +280,44 @@ fn score_engine(c: &mut Criterion) {
             Err(e) => panic!("score_engine/{name}: the model does not load: {e}"),
         };
         let input = normal_rows(rows, bundled(name).input_len);
+        let chunks: Vec<Tensor> = (0..rows)
+            .step_by(64)
+            .map(|start| input.slice_rows(start, (start + 64).min(rows)))
+            .collect();
         g.throughput(Throughput::Elements(rows as u64));
         for threads in [1, cores] {
             let id = BenchmarkId::new(name, format!("{threads}-threads"));
             g.bench_function(id, |b| {
-                b.iter(|| black_box(predict_rows(&model, &input, 64, threads).expect("predict")))
+                b.iter(|| black_box(run_chunks(&model, &chunks, threads)))
             });
         }
     }
     g.finish();
+}
+
+/// Runs every chunk through the model on `threads` threads; the rows answered.
+fn run_chunks(model: &OnnxModel, chunks: &[Tensor], threads: usize) -> usize {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut answered = 0;
+                    while let Some(chunk) =
+                        chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let out = model.predict(vec![chunk.clone()]).expect("predict");
+                        answered += out[0].rows();
+                    }
+                    answered
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .sum()
+    })
 }
 
 /// `rows` rows of `width` standard normal float32 values, the same on every run

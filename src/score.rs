@@ -20,7 +20,7 @@
 
 pub(crate) mod input;
 mod output;
-pub mod predict;
+mod predict;
 mod progress;
 
 use crate::batcher::auto::BatchChoice;

@@ -70,7 +70,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Stops at the first error: a model error or `done`'s error comes first, then an
 /// error item of `inputs`. At most [`QUEUED_BATCHES`] batches wait for the threads
 /// and one waits for `done`, so memory stays bounded by the batch size.
-pub fn predict_stream<T: Send>(
+pub(crate) fn predict_stream<T: Send>(
     model: &dyn Model,
     chunk_rows: usize,
     threads: usize,
@@ -114,7 +114,8 @@ pub fn predict_stream<T: Send>(
 
 /// The outputs for `input` (all its rows), computed on up to `threads` threads in
 /// chunks of at most `chunk_rows` rows: one batch through [`predict_stream`].
-pub fn predict_rows(
+#[cfg(test)]
+fn predict_rows(
     model: &dyn Model,
     input: &Tensor,
     chunk_rows: usize,
