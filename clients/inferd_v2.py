@@ -1,12 +1,24 @@
 """What the batch clients (clients/spark/score.py, clients/ray/score.py) share: a
-model's V2 metadata read into the output columns `inferd score` writes, and a
-predict function that sends one batch of feature rows to inferd over the V2
-binary tensor protocol with `tritonclient.http` (README "Batch scoring")."""
+model's V2 metadata read into the output columns `inferd score` writes, a predict
+function that sends one batch of feature rows to inferd over the V2 binary tensor
+protocol with `tritonclient.http`, and their common command-line arguments
+(README "Batch scoring")."""
 
 import numpy as np
 
 # Seconds a request may take before the batch fails (and Spark or Ray retries it).
 TIMEOUT_S = 60.0
+
+
+def add_arguments(p):
+    """The arguments every batch client takes, on the argparse parser `p`."""
+    p.add_argument("--url", required=True, help="inferd host:port (no scheme)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", default="", help="model version; default the newest")
+    p.add_argument("--input", required=True, help="Parquet file or folder")
+    p.add_argument("--output", required=True, help="Parquet folder to write")
+    p.add_argument("--features", required=True, help="comma-separated feature columns, in model order")
+    p.add_argument("--batch-size", type=int, default=4096, help="rows per request")
 
 
 def output_columns(url, model, version=""):

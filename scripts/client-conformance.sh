@@ -21,17 +21,8 @@ fi
 
 # install SUITE VENV: the suite's pinned requirements into VENV, if they changed.
 install() {
-    local suite=$1 venv=$2 stamp="$2/.requirements"
-    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$suite/requirements.txt" "$stamp"; then
-        echo "==> installing the pinned clients of $suite into $venv"
-        if ! "$python" -m venv "$venv" 2>/dev/null; then
-            # Debian's python3 lacks ensurepip until python3-venv is installed.
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-            "$python" -m venv "$venv"
-        fi
-        "$venv/bin/python" -m pip install -q -r "$suite/requirements.txt"
-        cp "$suite/requirements.txt" "$stamp"
-    fi
+    venv=$2 requirements="$1/requirements.txt" PYTHON=$python
+    . scripts/client-venv.sh
 }
 
 # run SUITE VENV [PYTEST ARGS]: fails on a failing test, and on a run that collects

@@ -1,6 +1,7 @@
-# Sourced by scripts/batch-ci.sh and scripts/score-bench.sh: makes sure the
-# virtualenv "$venv" holds the pins of "$requirements" (clients/spark/requirements.txt
-# or clients/ray/requirements.txt), reinstalling only when the pins change.
+# Sourced by scripts/batch-ci.sh, scripts/client-conformance.sh and
+# scripts/score-bench.sh: makes sure the virtualenv "$venv" holds the pins of
+# "$requirements" (a clients/*/requirements.txt), reinstalling only when the pins
+# change. "$PYTHON" (default python3) makes the virtualenv.
 stamp="$venv/.requirements"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
     echo "==> installing the pinned packages of $requirements into $venv"

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import inferd_v2  # noqa: E402
-from inferd_v2 import make_predict_fn, output_columns  # noqa: E402
+from inferd_v2 import add_arguments, make_predict_fn, output_columns  # noqa: E402
 
 
 class Predictor:
@@ -71,13 +71,7 @@ def score(url, model, features, input_path, version="", batch_size=4096, actors=
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--url", required=True, help="inferd host:port (no scheme)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", default="", help="model version; default the newest")
-    p.add_argument("--input", required=True, help="Parquet file or folder")
-    p.add_argument("--output", required=True, help="Parquet folder to write")
-    p.add_argument("--features", required=True, help="comma-separated feature columns, in model order")
-    p.add_argument("--batch-size", type=int, default=4096, help="rows per request")
+    add_arguments(p)
     p.add_argument("--actors", type=int, default=2, help="actors sending requests at once")
     p.add_argument("--actor-cpus", type=float, default=0.5, help="Ray CPUs each actor reserves")
     args = p.parse_args()

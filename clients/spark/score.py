@@ -26,7 +26,7 @@ from pyspark.sql import SparkSession, functions as F
 from pyspark.sql.types import FloatType, StructField, StructType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from inferd_v2 import make_predict_fn, output_columns  # noqa: E402
+from inferd_v2 import add_arguments, make_predict_fn, output_columns  # noqa: E402
 
 
 def score(spark, url, model, features, input_path, version="", batch_size=4096):
@@ -49,13 +49,7 @@ def score(spark, url, model, features, input_path, version="", batch_size=4096):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--url", required=True, help="inferd host:port (no scheme)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", default="", help="model version; default the newest")
-    p.add_argument("--input", required=True, help="Parquet file or folder")
-    p.add_argument("--output", required=True, help="Parquet folder to write")
-    p.add_argument("--features", required=True, help="comma-separated feature columns, in model order")
-    p.add_argument("--batch-size", type=int, default=4096, help="rows per request")
+    add_arguments(p)
     p.add_argument("--master", default="local[2]")
     args = p.parse_args()
     spark = SparkSession.builder.master(args.master).appName("inferd-score").getOrCreate()
