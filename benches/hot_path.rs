@@ -266,30 +266,36 @@ fn model_run(c: &mut Criterion) {
 
 /// The engine alone on every core, the ceiling of `inferd score`: the model over
 /// distinct rows (standard normal, as `scripts/score_bench.py gen` writes them) in
-/// 64-row chunks, which `threads` threads take one at a time by an atomic counter,
-/// with no Parquet, queue or collector. `model_run` repeats the same 64 reference
-/// rows, which a tree ensemble's branches learn; scoring a file does not, so
-/// `scripts/score-bench.sh` compares `inferd score` with this.
+/// chunks, which `threads` threads take one at a time by an atomic counter, with no
+/// Parquet, queue or collector. `model_run` repeats the same 64 reference rows,
+/// which a tree ensemble's branches learn; scoring a file does not, so
+/// `scripts/score-bench.sh` compares `inferd score` with this. Dense-net runs at
+/// several chunk sizes: its best size depends on the CPU (on AVX2 without AVX-512,
+/// 64-row runs cost far more per row than 32-row runs), and `inferd score` runs the
+/// size `"auto"` picks, which its summary line names.
 fn score_engine(c: &mut Criterion) {
     let mut g = c.benchmark_group("score_engine");
     g.sample_size(20);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (name, rows) in [(STOCK, 16_384), (DENSE, 512)] {
+    let sizes: [(&str, usize, &[usize]); 2] = [(STOCK, 16_384, &[64]), (DENSE, 512, &[16, 32, 64])];
+    for (name, rows, chunk_sizes) in sizes {
         let model = match OnnxModel::load(&model_path(name).join("model.onnx")) {
             Ok(model) => model,
             Err(e) => panic!("score_engine/{name}: the model does not load: {e}"),
         };
         let input = normal_rows(rows, bundled(name).input_len);
-        let chunks: Vec<Tensor> = (0..rows)
-            .step_by(64)
-            .map(|start| input.slice_rows(start, (start + 64).min(rows)))
-            .collect();
         g.throughput(Throughput::Elements(rows as u64));
-        for threads in [1, cores] {
-            let id = BenchmarkId::new(name, format!("{threads}-threads"));
-            g.bench_function(id, |b| {
-                b.iter(|| black_box(run_chunks(&model, &chunks, threads)))
-            });
+        for &chunk in chunk_sizes {
+            let chunks: Vec<Tensor> = (0..rows)
+                .step_by(chunk)
+                .map(|start| input.slice_rows(start, (start + chunk).min(rows)))
+                .collect();
+            for threads in [1, cores] {
+                let id = BenchmarkId::new(name, format!("{threads}-threads/{chunk}-rows"));
+                g.bench_function(id, |b| {
+                    b.iter(|| black_box(run_chunks(&model, &chunks, threads)))
+                });
+            }
         }
     }
     g.finish();

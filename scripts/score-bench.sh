@@ -8,8 +8,9 @@
 #     with onnxruntime inside each task, and Ray Data (2 CPUs) likewise
 #     (clients/ray/score.py against onnxruntime inside each actor);
 #   - last, the engine alone: `cargo bench --bench hot_path -- score_engine`, the
-#     model driven as `inferd score` drives it (64-row chunks of distinct rows) with
-#     no Parquet, on one thread and on every core: the ceiling of `inferd score`.
+#     model driven as `inferd score` drives it (chunks of distinct rows, dense-net at
+#     16, 32 and 64 rows) with no Parquet, on one thread and on every core: the
+#     ceiling of `inferd score`, whose row names the run size `"auto"` picked.
 # Prints a Markdown table. Row counts: STOCK_ROWS, DENSE_ROWS, SPARK_ROWS (space-
 # separated lists). Needs Java 17 and the virtualenvs of scripts/batch-ci.sh.
 set -euo pipefail
@@ -51,10 +52,11 @@ score_run() { # model rows input
     local out="$work/out.parquet" stats="$work/time.txt"
     /usr/bin/time -f '%M' -o "$stats" "$bin" score --model-repository models --model "$1" \
         --input "$3" --output "$out" --features "$(features "$(width "$1")")" 2>"$work/score.err"
-    local rate rss
+    local rate rss runs
     rate=$(sed -n 's/.*(\([0-9]*\) rows\/s).*/\1/p' "$work/score.err" | tail -n 1)
+    runs=$(sed -n 's/.*model runs of \([0-9]*\) rows.*/\1/p' "$work/score.err" | tail -n 1)
     rss=$(tail -n 1 "$stats")
-    echo "{\"path\": \"inferd score\", \"model\": \"$1\", \"rows\": $2, \"rows_per_s\": $rate, \"peak_rss_mib\": $((rss / 1024))}" | tee -a "$results"
+    echo "{\"path\": \"inferd score ($runs-row runs)\", \"model\": \"$1\", \"rows\": $2, \"rows_per_s\": $rate, \"peak_rss_mib\": $((rss / 1024))}" | tee -a "$results"
     rm -f "$out"
 }
 
@@ -106,9 +108,9 @@ cargo bench --bench hot_path -- 'score_engine/' 2>&1 | tee "$work/bench.txt" | g
 import json, re, sys
 text = open(sys.argv[1]).read()
 unit = {"elem/s": 1, "Kelem/s": 1e3, "Melem/s": 1e6, "Gelem/s": 1e9}
-for model, threads, block in re.findall(r"score_engine/([\w-]+)/(\d+)-threads\s.*?thrpt:\s+\[([^\]]*)\]", text, re.S):
+for model, threads, chunk, block in re.findall(r"score_engine/([\w-]+)/(\d+)-threads/(\d+)-rows\s.*?thrpt:\s+\[([^\]]*)\]", text, re.S):
     mid = block.split()[2:4]
-    print(json.dumps({"path": f"engine alone ({threads} thread{'s' if threads != '1' else ''})",
+    print(json.dumps({"path": f"engine alone ({threads} thread{'s' if threads != '1' else ''}, {chunk}-row runs)",
                       "model": model, "rows": 0, "rows_per_s": round(float(mid[0]) * unit[mid[1]])}))
 PY
 fi

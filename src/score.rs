@@ -71,6 +71,8 @@ pub struct Summary {
     pub rows: u64,
     /// Seconds from the first batch read to the file renamed.
     pub seconds: f64,
+    /// Rows per model run, and how that size was found.
+    pub batch: BatchChoice,
 }
 
 /// Runs the subcommand and returns the process's exit code.
@@ -78,11 +80,12 @@ pub fn main(args: &ScoreArgs) -> i32 {
     match run(args) {
         Ok(s) => {
             eprintln!(
-                "inferd score: wrote {}: {} rows in {:.1} s ({:.0} rows/s)",
+                "inferd score: wrote {}: {} rows in {:.1} s ({:.0} rows/s), {}",
                 args.output.display(),
                 s.rows,
                 s.seconds,
-                s.rows as f64 / s.seconds.max(1e-9)
+                s.rows as f64 / s.seconds.max(1e-9),
+                runs_text(&s.batch)
             );
             0
         }
@@ -112,12 +115,13 @@ pub fn run(args: &ScoreArgs) -> Result<Summary, String> {
         &local.model.signature().outputs,
         args.batch_rows,
     )?;
+    // The batch size the server would run (timed here too for "auto").
+    let batch = BatchChoice::resolve(&local.model, &local.settings.batching)?;
     let job = Job {
         model: &local.model,
         spec,
         allow_nan: local.settings.allow_nan,
-        // The batch size the server would run (timed here too for "auto").
-        chunk_rows: BatchChoice::resolve(&local.model, &local.settings.batching)?.rows,
+        chunk_rows: batch.rows,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         name: &local.name,
     };
@@ -127,7 +131,22 @@ pub fn run(args: &ScoreArgs) -> Result<Summary, String> {
     Ok(Summary {
         rows: progress.done(),
         seconds: progress.seconds(),
+        batch,
     })
+}
+
+/// The run size for the summary line: a model's best batch size differs from CPU to
+/// CPU, so the user sees what `"auto"` measured, as the server logs it.
+fn runs_text(batch: &BatchChoice) -> String {
+    if batch.curve.is_empty() {
+        format!("model runs of {} rows (configured)", batch.rows)
+    } else {
+        format!(
+            "model runs of {} rows (auto, timed {})",
+            batch.rows,
+            batch.curve_text()
+        )
+    }
 }
 
 /// The model's one input, if scoring can feed it: batched, FP32 or FP64.

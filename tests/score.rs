@@ -39,6 +39,27 @@ fn score(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stderr)
 }
 
+/// The summary line names the `"auto"` run size and the timings it was picked
+/// from, and the size is one of the sizes timed.
+fn assert_runs_chosen_by_auto(stderr: &str) {
+    let (_, runs) = stderr
+        .split_once("model runs of ")
+        .unwrap_or_else(|| panic!("no run size in {stderr:?}"));
+    let (rows, rest) = runs.split_once(" rows (auto, timed ").expect(stderr);
+    let rows: usize = rows.parse().expect(stderr);
+    let timed: Vec<usize> = rest
+        .trim_end_matches(')')
+        .split(' ')
+        .map(|pair| pair.split_once(':').expect(stderr).0.parse().expect(stderr))
+        .collect();
+    assert_eq!(
+        timed.first(),
+        Some(&1),
+        "the sweep starts at one row: {stderr}"
+    );
+    assert!(timed.contains(&rows), "{rows} rows was not timed: {stderr}");
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
 }
@@ -165,6 +186,7 @@ async fn forecaster_scores_equal_the_server_and_onnxruntime() {
         stderr.contains("wrote") && stderr.contains("3000 rows"),
         "{stderr}"
     );
+    assert_runs_chosen_by_auto(&stderr);
     assert_eq!(
         dir.files(),
         ["in.parquet", "out.parquet"],
@@ -261,6 +283,12 @@ fn string_labels_become_a_text_column() {
     let zoo = repo_path("tests/zoo/logreg-string-labels");
     let version = dir.0.join("models/labels/1");
     std::fs::create_dir_all(&version).unwrap();
+    // A configured batch size is used as it is, in runs no larger than it.
+    std::fs::write(
+        dir.0.join("models/labels/model.toml"),
+        "[batching]\nmax_batch_size = 4\n",
+    )
+    .unwrap();
     std::fs::copy(zoo.join("model.onnx"), version.join("model.onnx")).unwrap();
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(zoo.join("reference.json")).unwrap())
@@ -286,10 +314,11 @@ fn string_labels_become_a_text_column() {
         ])
         .output()
         .expect("run inferd score");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("model runs of 4 rows (configured)"),
+        "{stderr}"
     );
     let got = read(&output);
     let labels: Vec<&str> = got
