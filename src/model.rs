@@ -109,6 +109,12 @@ pub trait Model: Send + Sync + 'static {
     /// Names, types and shapes of inputs and outputs.
     fn signature(&self) -> &Signature;
 
+    /// The most rows one run should take: past it the engine's cost per row jumps
+    /// (tract's matmul walk, [`onnx::walk`]). `None` where nothing limits it.
+    fn max_run_rows(&self) -> Option<usize> {
+        None
+    }
+
     /// Runs the model on inputs in signature order (validated by the caller) and
     /// returns outputs in signature order, with the same number of rows.
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError>;

@@ -1,6 +1,8 @@
 //! The tract-backed model: loads an ONNX file once into an optimized plan that every
 //! inference thread shares. tract's types and errors stop at this file's boundary.
 
+pub mod walk;
+
 use super::{InputError, Model, ModelError, Signature, TensorSpec};
 use crate::tensor::{DataType, Tensor};
 use bytes::Bytes;
@@ -18,6 +20,8 @@ pub struct OnnxModel {
     plan: Arc<TypedRunnableModel>,
     /// Names, types and shapes read from the model file.
     signature: Signature,
+    /// The most rows one run takes before tract's matmul walk slows ([`walk`]).
+    max_run_rows: Option<usize>,
 }
 
 impl OnnxModel {
@@ -92,6 +96,7 @@ impl OnnxModel {
             .into_optimized()
             .map_err(|e| format!("cannot optimize {}: {e:#}", path.display()))?;
         let typed = integer_outputs(typed).map_err(|e| e.to_string())?;
+        let max_run_rows = walk::max_run_rows(&typed);
         let spec =
             |name: String, fact: &tract_onnx::prelude::TypedFact| -> Result<TensorSpec, String> {
                 let dtype = data_type(fact.datum_type).ok_or_else(|| {
@@ -123,6 +128,7 @@ impl OnnxModel {
         Ok(OnnxModel {
             plan,
             signature: Signature { inputs, outputs },
+            max_run_rows,
         })
     }
 }
@@ -151,6 +157,10 @@ fn integer_outputs(mut typed: TypedModel) -> TractResult<TypedModel> {
 impl Model for OnnxModel {
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn max_run_rows(&self) -> Option<usize> {
+        self.max_run_rows
     }
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {
