@@ -188,7 +188,7 @@ impl Repository {
         settings: ModelSettings,
         metrics: &Metrics,
     ) {
-        let batch = BatchChoice::untimed(&settings.batching);
+        let batch = BatchChoice::untimed(&*model, &settings.batching);
         let servable = Servable::start(
             (name, version),
             (model, batch),

@@ -138,11 +138,21 @@ pub fn run(args: &ScoreArgs) -> Result<Summary, String> {
 /// The run size for the summary line: a model's best batch size differs from CPU to
 /// CPU, so the user sees what `"auto"` measured, as the server logs it.
 fn runs_text(batch: &BatchChoice) -> String {
-    if batch.curve.is_empty() {
-        format!("model runs of {} rows (configured)", batch.rows)
+    let limited = if batch.limit.is_some() {
+        ", lowered to the engine's run limit"
     } else {
+        ""
+    };
+    if batch.curve.is_empty() {
+        format!("model runs of {} rows (configured{limited})", batch.rows)
+    } else {
+        let limited = if batch.limit.is_some() {
+            " up to the engine's run limit"
+        } else {
+            ""
+        };
         format!(
-            "model runs of {} rows (auto, timed {})",
+            "model runs of {} rows (auto{limited}, timed {})",
             batch.rows,
             batch.curve_text()
         )

@@ -37,6 +37,8 @@ pub struct FakeModel {
     pub batches: Mutex<Vec<usize>>,
     /// When set, each run first waits for one message (or for the sender to drop).
     gate: Mutex<Option<mpsc::Receiver<()>>>,
+    /// What [`Model::max_run_rows`] answers.
+    max_run_rows: Option<usize>,
 }
 
 impl FakeModel {
@@ -57,6 +59,15 @@ impl FakeModel {
             entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
             gate: Mutex::new(None),
+            max_run_rows: None,
+        }
+    }
+
+    /// Says runs past `rows` rows are slow, as an engine would.
+    pub fn with_max_run_rows(self, rows: usize) -> FakeModel {
+        FakeModel {
+            max_run_rows: Some(rows),
+            ..self
         }
     }
 
@@ -99,6 +110,10 @@ impl FakeModel {
 impl Model for FakeModel {
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn max_run_rows(&self) -> Option<usize> {
+        self.max_run_rows
     }
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ModelError> {

@@ -383,8 +383,20 @@ async fn triton_model_config_gives_batching_and_tensor_types() {
         assert_eq!(a.status, 200, "{uri}: {:?}", a.body);
         let j = a.json();
         assert_eq!(j["name"], "dense-net");
-        // Registered in memory, so "auto" is not timed (tests/repository.rs times it).
-        assert_eq!(j["max_batch_size"], inferd::batcher::auto::UNTIMED_ROWS);
+        // Registered in memory, so "auto" is not timed (tests/repository.rs times it),
+        // but kept within the model's run limit (64 is past it on a 512 KiB L2).
+        let model = app
+            .state
+            .inference
+            .repository
+            .resolve("dense-net", None)
+            .unwrap();
+        let untimed = inferd::batcher::auto::UNTIMED_ROWS;
+        let rows = model
+            .model
+            .max_run_rows()
+            .map_or(untimed, |l| l.min(untimed));
+        assert_eq!(j["max_batch_size"], rows);
         assert_eq!(
             j["parameters"]["max_batch_size_source"]["string_value"],
             "auto"

@@ -214,3 +214,39 @@ async fn a_two_input_model_takes_named_inputs_in_rows_and_columns() {
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.json()["outputs"]["label"], json!(labels));
 }
+
+#[tokio::test]
+async fn the_engine_run_limit_lowers_max_batch_size_splits_evenly_and_is_reported() {
+    use inferd::testing::{Behaviour, FakeModel};
+    let model = Arc::new(FakeModel::new(Behaviour::Answer).with_max_run_rows(5));
+    let app = common::app_with(vec![("fake", 1, model.clone())], |c| {
+        c.default_model = "fake".into();
+        c.batching.max_batch_size = BatchSize::Rows(8);
+        c.cache.enabled = false;
+    });
+    let instances: Vec<Value> = (0..8).map(|i| json!([i as f32, 1.0])).collect();
+    let a = post(&app, "/predict", &json!({ "instances": instances })).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let got: Vec<f64> = a.json()["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = (0..8)
+        .map(|i| f64::from(FakeModel::expected(i as f32, 1.0)))
+        .collect();
+    assert_eq!(got, want, "rows answered in order");
+    assert_eq!(model.batches(), vec![4, 4], "8 rows over runs of 5: 4 + 4");
+
+    let j = send(&app, get("/v2/models/fake/config")).await.json();
+    assert_eq!(j["max_batch_size"], 5);
+    assert_eq!(
+        j["parameters"]["max_batch_size_engine_limit"]["string_value"],
+        "5"
+    );
+    assert!(app
+        .metrics
+        .render()
+        .contains(r#"inferd_max_batch_size{model="fake",version="1"} 5"#));
+}

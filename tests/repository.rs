@@ -134,7 +134,18 @@ async fn auto_batch_size_is_measured_at_load_and_reported() {
     let batch = &servable.batch;
     let sizes: Vec<usize> = batch.curve.iter().map(|t| t.rows).collect();
     assert_eq!(sizes.first(), Some(&1), "{sizes:?}");
-    assert!(sizes.windows(2).all(|w| w[1] == 2 * w[0]), "{sizes:?}");
+    // Powers of two, up to the model's run limit, which is tried as a size of its own.
+    let limit = servable.model.max_run_rows();
+    assert!(
+        sizes
+            .windows(2)
+            .all(|w| w[1] == 2 * w[0] || Some(w[1]) == limit),
+        "{sizes:?}, limit {limit:?}"
+    );
+    assert!(
+        sizes.iter().all(|&s| limit.is_none_or(|l| s <= l)),
+        "{sizes:?} past the limit {limit:?}"
+    );
     assert!(
         sizes.contains(&batch.rows),
         "{} not in {sizes:?}",
@@ -178,5 +189,10 @@ async fn auto_batch_size_is_measured_at_load_and_reported() {
         .as_str()
         .unwrap();
     assert!(curve.starts_with("1:"), "{curve}");
+    let reported = j["parameters"]["max_batch_size_engine_limit"]["string_value"].clone();
+    match batch.limit {
+        Some(rows) => assert_eq!(reported, rows.to_string()),
+        None => assert_eq!(reported, ""),
+    }
     let _ = std::fs::remove_dir_all(root);
 }

@@ -121,6 +121,8 @@ def test_model_config(client):
     config = client.get_model_config("stock-forecaster")
     # max_batch_size = "auto" (the default): timed at load, one of the sizes tried.
     assert config["max_batch_size"] in [2**k for k in range(10)], config
+    # The forecaster's weights fit any L2: tract's walk sets it no run limit.
+    assert config["parameters"]["max_batch_size_engine_limit"] == {"string_value": ""}
     assert config["parameters"]["max_batch_size_source"] == {"string_value": "auto"}
     assert config["parameters"]["max_batch_size_curve"]["string_value"].startswith("1:")
     assert config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": [16]}]

@@ -7,6 +7,10 @@
 //! run fits `batching.max_batch_latency`: past the knee of the curve a bigger batch
 //! buys little throughput and costs every request in it latency. This is what
 //! Triton's Model Analyzer does offline, done at every load on the serving CPU.
+//!
+//! Neither a sweep nor a configured number goes past the engine's run limit
+//! ([`Model::max_run_rows`]): tract's cost per row jumps there, and the limit is
+//! rarely a power of two, so the sweep tries it as a size of its own.
 
 use crate::config::{BatchSize, BatchingConfig};
 use crate::model::Model;
@@ -15,6 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Batch sizes tried, in order; the sweep stops at the first one over the budget.
 const SIZES: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+const LARGEST: usize = SIZES[SIZES.len() - 1];
 /// Each size runs at least this many times (after one untimed run)...
 const MIN_RUNS: u32 = 3;
 /// ...and then until this much time went by at that size, or [`MAX_RUNS`].
@@ -39,6 +44,8 @@ pub struct BatchChoice {
     /// The sweep behind an `"auto"` choice, smallest size first; empty when the
     /// size was configured as a number or the model is not batched.
     pub curve: Vec<Timing>,
+    /// The engine's run limit when it lowered a configured size or ended the sweep.
+    pub limit: Option<usize>,
 }
 
 /// The fastest run of one batch size.
@@ -62,19 +69,25 @@ impl BatchChoice {
     /// (one whose rows are independent: others run one request at a time anyway).
     /// Runs the model, so call it off the async runtime.
     pub fn resolve(model: &dyn Model, settings: &BatchingConfig) -> Result<BatchChoice, String> {
+        let batched = model.signature().is_batched();
+        let limit = model.max_run_rows().filter(|_| batched);
         match settings.max_batch_size {
             BatchSize::Rows(rows) => Ok(BatchChoice {
-                rows,
+                rows: limit.map_or(rows, |l| rows.min(l)),
                 curve: Vec::new(),
+                limit: limit.filter(|&l| rows > l),
             }),
-            BatchSize::Auto if !model.signature().is_batched() => Ok(BatchChoice {
+            BatchSize::Auto if !batched => Ok(BatchChoice {
                 rows: 1,
                 curve: Vec::new(),
+                limit: None,
             }),
             BatchSize::Auto => {
-                let curve = sweep(model, settings.max_batch_latency)?;
+                let curve = sweep(model, &sizes(limit), settings.max_batch_latency)?;
                 Ok(BatchChoice {
                     rows: pick(&curve, settings.max_batch_latency),
+                    // Reported only where the sweep got as far as the limit.
+                    limit: limit.filter(|&l| curve.iter().any(|t| t.rows == l)),
                     curve,
                 })
             }
@@ -82,15 +95,19 @@ impl BatchChoice {
     }
 
     /// The size without running the model: the configured number, or
-    /// [`UNTIMED_ROWS`] for `"auto"`.
-    pub fn untimed(settings: &BatchingConfig) -> BatchChoice {
+    /// [`UNTIMED_ROWS`] for `"auto"`, either within the engine's run limit.
+    pub fn untimed(model: &dyn Model, settings: &BatchingConfig) -> BatchChoice {
         let rows = match settings.max_batch_size {
             BatchSize::Rows(rows) => rows,
             BatchSize::Auto => UNTIMED_ROWS,
         };
+        let limit = model
+            .max_run_rows()
+            .filter(|&l| l < rows && model.signature().is_batched());
         BatchChoice {
-            rows,
+            rows: limit.unwrap_or(rows),
             curve: Vec::new(),
+            limit,
         }
     }
 
@@ -105,14 +122,26 @@ impl BatchChoice {
     }
 }
 
-/// Times each size in [`SIZES`] until one run exceeds `budget` or the sweep its own.
-fn sweep(model: &dyn Model, budget: Duration) -> Result<Vec<Timing>, String> {
+/// The sizes of [`SIZES`] below the engine's run limit, then the limit itself.
+fn sizes(limit: Option<usize>) -> Vec<usize> {
+    match limit {
+        Some(limit) if limit < LARGEST => SIZES
+            .into_iter()
+            .filter(|&s| s < limit)
+            .chain([limit])
+            .collect(),
+        _ => SIZES.to_vec(),
+    }
+}
+
+/// Times each size in `sizes` until one run exceeds `budget` or the sweep its own.
+fn sweep(model: &dyn Model, sizes: &[usize], budget: Duration) -> Result<Vec<Timing>, String> {
     let _alone = ONE_SWEEP
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let started = Instant::now();
     let mut curve = Vec::new();
-    for rows in SIZES {
+    for &rows in sizes {
         let inputs = model.signature().zeros(rows)?;
         let run = || {
             model
@@ -238,5 +267,35 @@ mod tests {
         let auto = BatchingConfig::default();
         let err = BatchChoice::resolve(&FakeModel::new(Behaviour::Fail), &auto).unwrap_err();
         assert!(err.contains("timing a batch of 1 rows failed"), "{err}");
+    }
+
+    #[test]
+    fn the_engine_limit_lowers_a_number_and_ends_the_sweep_on_itself() {
+        let settings = BatchingConfig {
+            max_batch_size: BatchSize::Rows(64),
+            ..BatchingConfig::default()
+        };
+        let model = FakeModel::new(Behaviour::Answer).with_max_run_rows(63);
+        let choice = BatchChoice::resolve(&model, &settings).unwrap();
+        assert_eq!((choice.rows, choice.limit), (63, Some(63)));
+        // A number under the limit stands, and the limit is not reported.
+        let model = FakeModel::new(Behaviour::Answer).with_max_run_rows(255);
+        let choice = BatchChoice::resolve(&model, &settings).unwrap();
+        assert_eq!((choice.rows, choice.limit), (64, None));
+
+        // Same time per run: the biggest size tried wins, and it is the limit.
+        let model = FakeModel::new(Behaviour::SleepMs(1)).with_max_run_rows(63);
+        let settings = BatchingConfig {
+            max_batch_latency: Duration::from_secs(1),
+            ..BatchingConfig::default()
+        };
+        let choice = BatchChoice::resolve(&model, &settings).unwrap();
+        let timed: Vec<usize> = choice.curve.iter().map(|t| t.rows).collect();
+        assert_eq!(timed, [1, 2, 4, 8, 16, 32, 63]);
+        assert_eq!((choice.rows, choice.limit), (63, Some(63)));
+        assert!(model.batches().iter().all(|&rows| rows <= 63));
+        // A limit past every size changes nothing.
+        assert_eq!(sizes(Some(4096)), SIZES);
+        assert_eq!(sizes(Some(64)), [1, 2, 4, 8, 16, 32, 64]);
     }
 }

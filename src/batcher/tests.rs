@@ -223,3 +223,15 @@ async fn rows_of_different_widths_are_never_stacked() {
     c.await.unwrap().unwrap();
     assert_eq!(model.batches(), vec![1, 1, 1, 1], "no batch mixed widths");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_past_one_run_is_split_into_even_parts_in_order() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = start(model.clone(), 63, 0, 16);
+    let (out, _) = b.submit(rows(0.0, 64), 64, None).await.unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(0.0, 64));
+    assert_eq!(model.batches(), vec![32, 32], "not 63 + 1");
+    let (out, _) = b.submit(rows(7.0, 127), 127, None).await.unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(7.0, 127));
+    assert_eq!(model.batches()[2..], [43, 43, 41]);
+}

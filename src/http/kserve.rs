@@ -119,6 +119,11 @@ fn config(servable: &Servable) -> Value {
         BatchSize::Auto => "auto (not batched: one request per run)",
         BatchSize::Rows(_) => "configured",
     };
+    // Empty unless the engine's run limit lowered the size or bounded the sweep.
+    let limit = servable
+        .batch
+        .limit
+        .map_or_else(String::new, |rows| rows.to_string());
     json!({
         "name": servable.name,
         "platform": "onnx",
@@ -128,6 +133,7 @@ fn config(servable: &Servable) -> Value {
         "parameters": {
             "max_batch_size_source": {"string_value": chosen_by},
             "max_batch_size_curve": {"string_value": servable.batch.curve_text()},
+            "max_batch_size_engine_limit": {"string_value": limit},
         },
     })
 }

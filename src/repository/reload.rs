@@ -172,8 +172,17 @@ impl Loader<'_> {
                 version,
                 rows = batch.rows,
                 curve = %batch.curve_text(),
+                run_limit = batch.limit,
                 seconds = timing.as_secs_f64(),
                 "batch size chosen"
+            );
+        } else if let Some(limit) = batch.limit {
+            tracing::warn!(
+                model = %name,
+                version,
+                rows = limit,
+                "max_batch_size lowered to the engine's run limit: past it each row costs \
+                 several times more (README \"Performance\")"
             );
         }
         self.metrics
