@@ -138,21 +138,22 @@ pub fn run(args: &ScoreArgs) -> Result<Summary, String> {
 /// The run size for the summary line: a model's best batch size differs from CPU to
 /// CPU, so the user sees what `"auto"` measured, as the server logs it.
 fn runs_text(batch: &BatchChoice) -> String {
-    let limited = if batch.limit.is_some() {
-        ", lowered to the engine's run limit"
-    } else {
-        ""
-    };
+    let limited = batch.limit.is_some();
     if batch.curve.is_empty() {
-        format!("model runs of {} rows (configured{limited})", batch.rows)
+        let lowered = if limited {
+            ", lowered to the engine's run limit"
+        } else {
+            ""
+        };
+        format!("model runs of {} rows (configured{lowered})", batch.rows)
     } else {
-        let limited = if batch.limit.is_some() {
+        let bounded = if limited {
             " up to the engine's run limit"
         } else {
             ""
         };
         format!(
-            "model runs of {} rows (auto{limited}, timed {})",
+            "model runs of {} rows (auto{bounded}, timed {})",
             batch.rows,
             batch.curve_text()
         )

@@ -119,7 +119,7 @@ fn config(servable: &Servable) -> Value {
         BatchSize::Auto => "auto (not batched: one request per run)",
         BatchSize::Rows(_) => "configured",
     };
-    // Empty unless the engine's run limit lowered the size or bounded the sweep.
+    // Empty unless the engine's run limit lowered the size or ended the sweep.
     let limit = servable
         .batch
         .limit

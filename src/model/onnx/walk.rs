@@ -21,7 +21,7 @@ use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::matmul::optimized::{OptMatMul, ProtoFusedSpec};
 use tract_onnx::tract_core::tract_linalg::pack::PackedFormat;
 
-/// The geometry of one matmul as tract's walk sees it, for `rows` rows.
+/// The geometry of one matmul as tract's walk sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Walk {
     /// Rows of A per kernel tile (A is the weights, m its output features).
