@@ -151,8 +151,61 @@ impl Model for FakeModel {
 
 /// Collects what a tracing fmt subscriber writes, for tests of log lines: hand a
 /// clone to `.with_writer(..)`, read [`LogCapture::text`] afterwards.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LogCapture(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl Default for LogCapture {
+    fn default() -> Self {
+        keep_callsites_open();
+        LogCapture(Default::default())
+    }
+}
+
+/// Installs, once per process, a global subscriber that records nothing but keeps
+/// every callsite's cached interest at "sometimes".
+///
+/// Why: tracing caches each callsite's interest process-wide. While exactly one
+/// subscriber is registered, a callsite first reached on a thread that has none
+/// (another test running in parallel) asks only that thread, gets "never", and a
+/// test's scoped capture then silently misses that callsite's lines. With this one
+/// always registered beside the test's own, every callsite is asked per event.
+fn keep_callsites_open() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // Err only if something else set a global subscriber first, which then answers.
+    ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Unrecorded)));
+}
+
+/// A subscriber that enables nothing and asks to be consulted at every event.
+struct Unrecorded;
+
+impl tracing::Subscriber for Unrecorded {
+    fn register_callsite(&self, _: &tracing::Metadata<'_>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    // Never called: nothing is enabled.
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
 
 impl LogCapture {
     /// Everything written so far.
@@ -181,5 +234,36 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
 
     fn make_writer(&'a self) -> LogCapture {
         self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogCapture;
+
+    /// One callsite, reached from two threads.
+    fn say_hello() {
+        tracing::info!("hello from the shared callsite");
+    }
+
+    #[test]
+    fn a_capture_sees_a_callsite_first_reached_on_a_thread_without_a_subscriber() {
+        let captured = LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(captured.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            // Registers the callsite while this thread's capture may be the only
+            // scoped subscriber: the interest cached must not be that thread's "never".
+            std::thread::spawn(say_hello).join().unwrap();
+            say_hello();
+        });
+        let text = captured.text();
+        assert_eq!(
+            text.matches("hello from the shared callsite").count(),
+            1,
+            "{text:?}"
+        );
     }
 }
