@@ -290,7 +290,10 @@ fn score_engine(c: &mut Criterion) {
                 .step_by(chunk)
                 .map(|start| input.slice_rows(start, (start + chunk).min(rows)))
                 .collect();
-            for threads in [1, cores] {
+            // One thread, then every core: once when pinned to one (scripts/loadbench.sh
+            // runs criterion under taskset), since criterion refuses a repeated id.
+            let thread_counts: &[usize] = if cores > 1 { &[1, cores] } else { &[1] };
+            for &threads in thread_counts {
                 let id = BenchmarkId::new(name, format!("{threads}-threads/{chunk}-rows"));
                 g.bench_function(id, |b| {
                     b.iter(|| black_box(run_chunks(&model, &chunks, threads)))
