@@ -170,41 +170,16 @@ impl Default for LogCapture {
 /// test's scoped capture then silently misses that callsite's lines. With this one
 /// always registered beside the test's own, every callsite is asked per event.
 fn keep_callsites_open() {
+    use tracing_subscriber::layer::SubscriberExt;
     static ONCE: std::sync::Once = std::sync::Once::new();
-    // Err only if something else set a global subscriber first, which then answers.
-    ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Unrecorded)));
-}
-
-/// A subscriber that enables nothing and asks to be consulted at every event.
-struct Unrecorded;
-
-impl tracing::Subscriber for Unrecorded {
-    fn register_callsite(&self, _: &tracing::Metadata<'_>) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
-    }
-
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        false
-    }
-
-    // Never called: nothing is enabled.
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, _: &tracing::Event<'_>) {}
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
+    // A dynamic filter with no level hint answers "sometimes" for every callsite,
+    // and its `false` enables nothing. The result is Err only if something else set
+    // a global subscriber first, which then answers instead.
+    ONCE.call_once(|| {
+        let unrecorded = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::dynamic_filter_fn(|_, _| false));
+        drop(tracing::subscriber::set_global_default(unrecorded));
+    });
 }
 
 impl LogCapture {
