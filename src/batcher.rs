@@ -9,6 +9,7 @@
 //! reaching the model. A full queue answers 503 at once, so memory stays bounded.
 
 pub mod auto;
+mod series;
 mod split;
 mod worker;
 
@@ -17,6 +18,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::Model;
 use crate::tensor::Tensor;
+use series::Series;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
@@ -102,6 +104,7 @@ pub struct Batcher {
     batch_rows: usize,
     metrics: Metrics,
     labels: Labels,
+    series: Arc<Series>,
 }
 
 /// What a queued request resolves to.
@@ -124,13 +127,14 @@ impl Batcher {
         let (replies, deliveries) = mpsc::unbounded_channel();
         tokio::spawn(deliver_task(deliveries));
         let workers = workers.max(1);
+        let series = Arc::new(Series::new(&metrics, &labels));
         for i in 0..workers {
             worker::spawn(
                 i,
                 model.clone(),
                 work_rx.clone(),
                 replies.clone(),
-                metrics.clone(),
+                series.clone(),
                 labels.clone(),
             );
         }
@@ -150,6 +154,7 @@ impl Batcher {
             max_delay: settings.max_queue_delay,
             metrics: metrics.clone(),
             labels: labels.clone(),
+            series: series.clone(),
         };
         tokio::spawn(task.run());
         Batcher {
@@ -161,6 +166,7 @@ impl Batcher {
             },
             metrics,
             labels,
+            series,
         }
     }
 
@@ -188,10 +194,7 @@ impl Batcher {
         };
         match self.queue.try_send(job) {
             Ok(()) => {
-                self.metrics
-                    .queue_depth
-                    .with_label_values(&[&self.labels.model])
-                    .inc();
+                self.series.queue_depth.inc();
                 Ok(receiver)
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -289,6 +292,7 @@ struct BatchTask {
     max_delay: std::time::Duration,
     metrics: Metrics,
     labels: Labels,
+    series: Arc<Series>,
 }
 
 impl BatchTask {
@@ -350,10 +354,7 @@ impl BatchTask {
 
     /// Bookkeeping for a job leaving the queue.
     fn taken(&self, job: Job) -> Job {
-        self.metrics
-            .queue_depth
-            .with_label_values(&[&self.labels.model])
-            .dec();
+        self.series.queue_depth.dec();
         job
     }
 
@@ -371,9 +372,8 @@ impl BatchTask {
             let _ = job.reply.send(Err(deadline_error()));
             return;
         }
-        self.metrics
+        self.series
             .queue_duration
-            .with_label_values(&[&self.labels.model])
             .observe((now - job.queued_at).as_secs_f64());
         *rows += job.rows;
         jobs.push(job);

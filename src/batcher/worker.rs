@@ -1,8 +1,7 @@
 //! Inference threads: stack a batch's rows, run the model once, split the outputs back.
 
-use super::{Answer, Batch, Delivery, Job, Labels, Timing};
+use super::{Answer, Batch, Delivery, Job, Labels, Series, Timing};
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 use crate::model::{Model, ModelError};
 use crate::tensor::{RowOffsets, Tensor};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +14,7 @@ pub(super) fn spawn(
     model: Arc<dyn Model>,
     batches: crossbeam_channel::Receiver<Batch>,
     replies: tokio::sync::mpsc::UnboundedSender<Delivery>,
-    metrics: Metrics,
+    series: Arc<Series>,
     labels: Labels,
 ) {
     let name = format!("infer-{}-{}", labels.model, index);
@@ -23,7 +22,7 @@ pub(super) fn spawn(
         .name(name)
         .spawn(move || {
             while let Ok(batch) = batches.recv() {
-                let delivery = run_batch(model.as_ref(), batch, &metrics, &labels);
+                let delivery = run_batch(model.as_ref(), batch, &series, &labels);
                 // One hand-over per batch: waking each request from this thread
                 // would switch to the runtime once per request.
                 if !delivery.is_empty() && replies.send(delivery).is_err() {
@@ -34,7 +33,7 @@ pub(super) fn spawn(
         .expect("spawning an inference thread");
 }
 
-fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels) -> Delivery {
+fn run_batch(model: &dyn Model, batch: Batch, series: &Series, labels: &Labels) -> Delivery {
     // Callers may have gone while the batch waited for this thread.
     let jobs: Vec<Job> = batch
         .jobs
@@ -44,34 +43,27 @@ fn run_batch(model: &dyn Model, batch: Batch, metrics: &Metrics, labels: &Labels
     if jobs.is_empty() {
         return Vec::new();
     }
-    run_jobs(model, jobs, metrics, labels)
+    run_jobs(model, jobs, series, labels)
 }
 
 /// Runs the jobs as one model run. If the run fails and holds several jobs, each
 /// runs again alone: a run can fail on one request's values (an unknown category,
 /// say), and that must fail only that request, with a 400 that says why.
-fn run_jobs(model: &dyn Model, jobs: Vec<Job>, metrics: &Metrics, labels: &Labels) -> Delivery {
+fn run_jobs(model: &dyn Model, jobs: Vec<Job>, series: &Series, labels: &Labels) -> Delivery {
     let rows: usize = jobs.iter().map(|j| j.rows).sum();
     let inputs = stack_inputs(&jobs);
     let started = Instant::now();
     // A panicking engine must cost one batch, not the thread or the process.
     let result = catch_unwind(AssertUnwindSafe(|| model.predict(inputs)));
     let elapsed = started.elapsed();
-    let v = [labels.model.as_str(), labels.version.as_str()];
-    metrics
-        .inference_duration
-        .with_label_values(&v)
-        .observe(elapsed.as_secs_f64());
-    metrics
-        .batch_size
-        .with_label_values(&[&labels.model])
-        .observe(rows as f64);
+    series.inference_duration.observe(elapsed.as_secs_f64());
+    series.batch_size.observe(rows as f64);
     let outputs = match result {
         Ok(Ok(outputs)) => outputs,
         Ok(Err(_)) | Err(_) if jobs.len() > 1 => {
             return jobs
                 .into_iter()
-                .flat_map(|job| run_jobs(model, vec![job], metrics, labels))
+                .flat_map(|job| run_jobs(model, vec![job], series, labels))
                 .collect();
         }
         Ok(Err(ModelError::Input(why))) => {
@@ -101,10 +93,7 @@ fn run_jobs(model: &dyn Model, jobs: Vec<Job>, metrics: &Metrics, labels: &Label
         let detail = format!("model {}:{} {wrong}", labels.model, labels.version);
         return fail(jobs, detail);
     }
-    metrics
-        .inference_rows
-        .with_label_values(&v)
-        .inc_by(rows as u64);
+    series.inference_rows.inc_by(rows as u64);
     split_outputs(jobs, &outputs, started, elapsed)
 }
 
