@@ -5,9 +5,10 @@
 //! registry: the exposition is parsed by the real scraper, and the series carry the
 //! labels that dashboards and alert rules select on.
 //!
-//! The only allowed skip is a developer's machine without the `prometheus` binary;
-//! under CI (`CI=true`, where `.ci/run` installs it) a missing binary fails the test,
-//! so a missing install step shows.
+//! A missing `prometheus` binary fails these tests, so a missing install step shows.
+//! The one way to skip them is to ask (`INFERD_SKIP_PROMETHEUS_TESTS=1`, for a
+//! developer's machine without the package), and under CI (`CI=true`, which `.ci/run`
+//! sets) even that fails.
 
 mod common;
 #[path = "prometheus/drift.rs"]
@@ -237,53 +238,87 @@ fn free_port() -> u16 {
     probe.local_addr().expect("probe address").port()
 }
 
-/// Debian's `prometheus` binary: `None` (the caller skips, saying so) on a machine
-/// without it, a failure under CI, where `.ci/run` installs it.
+/// Debian's `prometheus` binary, or `None` (the caller skips, saying so) when it is
+/// missing and the skip was asked for outside CI; any other miss fails the test.
 fn prometheus_binary() -> Option<PathBuf> {
+    let var = |name| std::env::var(name).ok();
     find_prometheus(
         &std::env::var_os("PATH").unwrap_or_default(),
-        std::env::var("CI").ok().as_deref(),
+        var("CI").as_deref(),
+        var(SKIP).as_deref(),
     )
 }
 
-/// `prometheus` on `path`; missing, a panic when `ci` says this is CI (any value
-/// but empty, `0`, `false` or `no`: CI services spell it `true` or `1`), so a
-/// missing install step fails the run instead of skipping these tests.
-fn find_prometheus(path: &std::ffi::OsStr, ci: Option<&str>) -> Option<PathBuf> {
+/// Set to skip the Prometheus tests on a machine without the package (not under CI).
+const SKIP: &str = "INFERD_SKIP_PROMETHEUS_TESTS";
+
+/// `prometheus` on `path`. Missing, it is a panic unless `skip` is set and `ci` is not
+/// (either set means any value but empty, `0`, `false` or `no`: CI services spell it
+/// `true` or `1`).
+fn find_prometheus(
+    path: &std::ffi::OsStr,
+    ci: Option<&str>,
+    skip: Option<&str>,
+) -> Option<PathBuf> {
     let found = std::env::split_paths(path)
         .map(|dir| dir.join("prometheus"))
         .find(|candidate| candidate.is_file());
-    let under_ci = ci.is_some_and(|v| {
+    if found.is_some() {
+        return found;
+    }
+    assert!(
+        !is_set(ci),
+        "Debian's prometheus package is not installed, and CI={}: .ci/run must install it",
+        ci.unwrap_or_default()
+    );
+    assert!(
+        is_set(skip),
+        "Debian's prometheus package is not installed: install it \
+         (apt-get install prometheus) or set {SKIP}=1 to skip these tests"
+    );
+    eprintln!("skipping: Debian's prometheus package is not installed and {SKIP} is set");
+    None
+}
+
+fn is_set(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
         !matches!(
             v.trim().to_ascii_lowercase().as_str(),
             "" | "0" | "false" | "no"
         )
-    });
-    if found.is_none() {
-        assert!(
-            !under_ci,
-            "Debian's prometheus package is not installed, and CI={}: .ci/run must install it",
-            ci.unwrap_or_default()
-        );
-        eprintln!("skipping: Debian's prometheus package is not installed; .ci/run installs it");
-    }
-    found
+    })
 }
 
 #[test]
-fn a_missing_prometheus_fails_under_ci_and_is_skipped_only_outside_it() {
+fn a_missing_prometheus_fails_unless_skipping_is_asked_for_outside_ci() {
     let empty = TempDir::new("no-prometheus");
     let path = empty.0.as_os_str();
+    let fails = |ci: Option<&str>, skip: Option<&str>| {
+        std::panic::catch_unwind(|| find_prometheus(path, ci, skip)).is_err()
+    };
     for ci in ["true", "TRUE", "1", "yes"] {
-        let outcome = std::panic::catch_unwind(|| find_prometheus(path, Some(ci)));
-        assert!(outcome.is_err(), "CI={ci} must fail, not skip");
+        assert!(fails(Some(ci), None), "CI={ci} must fail, not skip");
+        assert!(
+            fails(Some(ci), Some("1")),
+            "CI={ci} must fail even with {SKIP}=1"
+        );
     }
     for ci in [None, Some(""), Some("0"), Some("false")] {
-        assert_eq!(find_prometheus(path, ci), None, "CI={ci:?} skips");
+        for skip in [None, Some(""), Some("0"), Some("no")] {
+            assert!(
+                fails(ci, skip),
+                "CI={ci:?}, {SKIP}={skip:?} must fail, not skip"
+            );
+        }
+        assert_eq!(
+            find_prometheus(path, ci, Some("1")),
+            None,
+            "CI={ci:?} skips when asked"
+        );
     }
     std::fs::write(empty.0.join("prometheus"), "").unwrap();
     assert_eq!(
-        find_prometheus(path, Some("true")),
+        find_prometheus(path, Some("true"), None),
         Some(empty.0.join("prometheus"))
     );
 }
