@@ -3,12 +3,15 @@
 //! The shape follows text-embeddings-inference: an async `batch_task` owns the queue,
 //! waits until an inference thread is free, then takes whatever is queued (up to
 //! `max_batch_size` rows, waiting at most `max_queue_delay` for more) and hands the
-//! batch to a dedicated OS thread, so inference never runs on the async runtime's
-//! workers. Each request gets its rows back through a oneshot channel. Requests whose
+//! batch to a dedicated OS thread, so slow runs never hold the async runtime's
+//! workers. A model whose batch runs in microseconds runs in the batching task
+//! instead, where the hand-over would cost more than the run ([`placement`]).
+//! Each request gets its rows back through a oneshot channel. Requests whose
 //! caller has gone are skipped; requests whose deadline passed are answered 504 without
 //! reaching the model. A full queue answers 503 at once, so memory stays bounded.
 
 pub mod auto;
+pub mod placement;
 mod series;
 mod split;
 mod worker;
@@ -18,6 +21,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::Model;
 use crate::tensor::Tensor;
+use placement::Placement;
 use series::Series;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,33 +115,39 @@ pub struct Batcher {
 pub type Reply = oneshot::Receiver<Answer>;
 
 impl Batcher {
-    /// Starts the batching task (on the current runtime) and `workers` inference
-    /// threads; `batch_size` is the most rows per run in force
-    /// ([`auto::BatchChoice::rows`]).
+    /// Starts the batching task (on the current runtime) and, for
+    /// [`Placement::Threads`], its inference threads; `batch_size` is the most rows
+    /// per run in force ([`auto::BatchChoice::rows`]).
     pub fn start(
         model: Arc<dyn Model>,
         settings: &BatchingConfig,
         batch_size: usize,
-        workers: usize,
+        placement: Placement,
         metrics: Metrics,
         labels: Labels,
     ) -> Batcher {
         let (queue, receiver) = mpsc::channel(settings.queue_capacity);
-        let (work_tx, work_rx) = crossbeam_channel::unbounded();
-        let (replies, deliveries) = mpsc::unbounded_channel();
-        tokio::spawn(deliver_task(deliveries));
-        let workers = workers.max(1);
         let series = Arc::new(Series::new(&metrics, &labels));
-        for i in 0..workers {
-            worker::spawn(
-                i,
-                model.clone(),
-                work_rx.clone(),
-                replies.clone(),
-                series.clone(),
-                labels.clone(),
-            );
-        }
+        let (runs, workers) = match placement {
+            Placement::Runtime => (Runs::Inline(model.clone()), 1),
+            Placement::Threads(workers) => {
+                let workers = workers.max(1);
+                let (work_tx, work_rx) = crossbeam_channel::unbounded();
+                let (replies, deliveries) = mpsc::unbounded_channel();
+                tokio::spawn(deliver_task(deliveries));
+                for i in 0..workers {
+                    worker::spawn(
+                        i,
+                        model.clone(),
+                        work_rx.clone(),
+                        replies.clone(),
+                        series.clone(),
+                        labels.clone(),
+                    );
+                }
+                (Runs::Threads(work_tx), workers)
+            }
+        };
         // Non-batched models (no dynamic first dimension) run one request at a time,
         // whatever its (fixed) number of rows.
         let batched = model.signature().is_batched();
@@ -148,7 +158,7 @@ impl Batcher {
             .set(settings.queue_capacity as i64);
         let task = BatchTask {
             receiver,
-            work: work_tx,
+            runs,
             free_workers: Arc::new(Semaphore::new(workers)),
             max_rows,
             max_delay: settings.max_queue_delay,
@@ -283,10 +293,18 @@ fn deadline_error() -> ApiError {
     )
 }
 
+/// Where the batching task sends its batches.
+enum Runs {
+    /// Runs each batch itself, then answers its requests ([`Placement::Runtime`]).
+    Inline(Arc<dyn Model>),
+    /// Hands each batch to the inference threads.
+    Threads(crossbeam_channel::Sender<Batch>),
+}
+
 /// The loop that turns queued requests into batches.
 struct BatchTask {
     receiver: mpsc::Receiver<Job>,
-    work: crossbeam_channel::Sender<Batch>,
+    runs: Runs,
     free_workers: Arc<Semaphore>,
     max_rows: usize,
     max_delay: std::time::Duration,
@@ -310,6 +328,13 @@ impl BatchTask {
                     None => return,
                 },
             };
+            if matches!(self.runs, Runs::Inline(_)) {
+                // The run will hold this worker: first let the tasks whose requests
+                // are already readable queue them, so they share this run rather
+                // than each waiting for a run of its own (tokio runs a yielded task
+                // again only after the others and a poll of the sockets).
+                tokio::task::yield_now().await;
+            }
             let mut jobs = Vec::new();
             let mut rows = 0;
             let close_at = first.queued_at + self.max_delay;
@@ -339,15 +364,23 @@ impl BatchTask {
             if jobs.is_empty() {
                 continue;
             }
-            if self
-                .work
-                .send(Batch {
-                    jobs,
-                    _permit: permit,
-                })
-                .is_err()
-            {
-                return;
+            let batch = Batch {
+                jobs,
+                _permit: permit,
+            };
+            match &self.runs {
+                Runs::Inline(model) => {
+                    let delivery =
+                        worker::run_batch(model.as_ref(), batch, &self.series, &self.labels);
+                    for (reply, answer) in delivery {
+                        let _ = reply.send(answer);
+                    }
+                }
+                Runs::Threads(work) => {
+                    if work.send(batch).is_err() {
+                        return;
+                    }
+                }
             }
         }
     }

@@ -7,7 +7,8 @@
 //!   number or label) in the [`repository`], checks the inputs against the model's signature
 //!   ([`request::bind`]), and queues the rows on that model's [`batcher`];
 //! - the [`batcher`] stacks rows from many requests and runs the [`model`] on
-//!   dedicated inference threads, never on the async runtime's workers, in
+//!   dedicated inference threads (or, for a model whose batch runs in
+//!   microseconds, in the batching task itself: [`batcher::placement`]), in
 //!   batches of at most the size [`batcher::auto`] measured at load;
 //! - the [`cache`] answers rows seen before and coalesces identical misses;
 //! - [`metrics`] are registered on one registry built in [`run`] and handed down;

@@ -18,6 +18,7 @@ mod reload;
 mod scan;
 
 use crate::batcher::auto::BatchChoice;
+use crate::batcher::placement::Placement;
 use crate::batcher::{Batcher, Labels};
 use crate::config::model::ModelSettings;
 use crate::config::Config;
@@ -46,6 +47,8 @@ pub struct Servable {
     pub settings: ModelSettings,
     /// The batch size in force, measured at load for `max_batch_size = "auto"`.
     pub batch: BatchChoice,
+    /// Where its batches run, chosen from the measured batch run.
+    pub placement: Placement,
     /// Distinguishes this load from any other load of the same name and version.
     pub generation: u64,
     /// Queue and inference threads of this version.
@@ -72,11 +75,12 @@ impl Servable {
             model: name.to_string(),
             version: version.to_string(),
         };
+        let placement = Placement::choose(&batch, model.signature(), settings.workers);
         let batcher = Batcher::start(
             model.clone(),
             &settings.batching,
             batch.rows,
-            settings.workers,
+            placement,
             metrics.clone(),
             labels.clone(),
         );
@@ -87,6 +91,7 @@ impl Servable {
         Servable {
             lookups: metrics.register_model(&labels.model, &labels.version),
             batch,
+            placement,
             name: name.to_string(),
             version,
             model,

@@ -35,6 +35,8 @@ pub struct FakeModel {
     pub entered: AtomicUsize,
     /// Rows of every run, in order.
     pub batches: Mutex<Vec<usize>>,
+    /// The thread of every run, in order.
+    pub run_threads: Mutex<Vec<std::thread::ThreadId>>,
     /// When set, each run first waits for one message (or for the sender to drop).
     gate: Mutex<Option<mpsc::Receiver<()>>>,
     /// What [`Model::max_run_rows`] answers.
@@ -58,6 +60,7 @@ impl FakeModel {
             calls: AtomicUsize::new(0),
             entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
+            run_threads: Mutex::new(Vec::new()),
             gate: Mutex::new(None),
             max_run_rows: None,
         }
@@ -126,6 +129,10 @@ impl Model for FakeModel {
             .lock()
             .expect("batches lock")
             .push(inputs[0].rows());
+        self.run_threads
+            .lock()
+            .expect("run_threads lock")
+            .push(std::thread::current().id());
         let negative = || inputs[0].to_f64_vec().chunks(2).any(|r| r[0] < 0.0);
         match self.behaviour {
             Behaviour::Fail => return Err(ModelError::Engine("secret engine detail".into())),

@@ -5,6 +5,22 @@ use crate::testing::{Behaviour, FakeModel};
 use std::time::Duration;
 
 fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: usize) -> Batcher {
+    start_at(
+        model,
+        max_batch_size,
+        delay_ms,
+        capacity,
+        Placement::Threads(1),
+    )
+}
+
+fn start_at(
+    model: Arc<FakeModel>,
+    max_batch_size: usize,
+    delay_ms: u64,
+    capacity: usize,
+    placement: Placement,
+) -> Batcher {
     let settings = BatchingConfig {
         max_batch_size: crate::config::BatchSize::Rows(max_batch_size),
         max_queue_delay: Duration::from_millis(delay_ms),
@@ -16,7 +32,7 @@ fn start(model: Arc<FakeModel>, max_batch_size: usize, delay_ms: u64, capacity: 
         model: "fake".into(),
         version: "1".into(),
     };
-    Batcher::start(model, &settings, max_batch_size, 1, metrics, labels)
+    Batcher::start(model, &settings, max_batch_size, placement, metrics, labels)
 }
 
 /// `rows` rows whose values identify the request (`x0 = base + i`, `x1 = 1`).
@@ -234,4 +250,124 @@ async fn a_request_past_one_run_is_split_into_even_parts_in_order() {
     let (out, _) = b.submit(rows(7.0, 127), 127, None).await.unwrap();
     assert_eq!(out[0].to_f64_vec(), answers(7.0, 127));
     assert_eq!(model.batches()[2..], [43, 43, 41]);
+}
+
+// --- batches run on the runtime (Placement::Runtime) ---------------------------------
+// A run holds the runtime's thread there, so these tests queue requests before they
+// await instead of holding a run at a gate.
+
+fn on_runtime(model: &Arc<FakeModel>, max_batch_size: usize) -> Batcher {
+    start_at(model.clone(), max_batch_size, 0, 16, Placement::Runtime)
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_queued_requests_share_a_run_on_the_runtime_thread() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = on_runtime(&model, 64);
+    let sizes = [2usize, 1, 3];
+    let bases = [10.0f32, 20.0, 30.0];
+    let replies: Vec<_> = sizes
+        .iter()
+        .zip(bases)
+        .map(|(&n, base)| b.enqueue(rows(base, n), n, None).unwrap())
+        .collect();
+    for ((reply, &n), base) in replies.into_iter().zip(&sizes).zip(bases) {
+        let (out, _) = reply.await.unwrap().unwrap();
+        assert_eq!(out[0].to_f64_vec(), answers(base, n));
+    }
+    assert_eq!(model.batches(), vec![6], "one run for the three requests");
+    let threads = model.run_threads.lock().unwrap().clone();
+    assert_eq!(
+        threads,
+        vec![std::thread::current().id()],
+        "run on the runtime's thread"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_threads_runs_leave_the_runtime_thread() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = start(model.clone(), 64, 0, 16);
+    b.submit(rows(1.0, 1), 1, None).await.unwrap();
+    let threads = model.run_threads.lock().unwrap().clone();
+    assert_eq!(threads.len(), 1);
+    assert_ne!(threads[0], std::thread::current().id());
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_a_batch_stops_at_max_batch_size_and_carries_the_rest() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = on_runtime(&model, 4);
+    let replies: Vec<_> = (0..6)
+        .map(|i| b.enqueue(rows(i as f32, 1), 1, None).unwrap())
+        .collect();
+    for (i, reply) in replies.into_iter().enumerate() {
+        let (out, _) = reply.await.unwrap().unwrap();
+        assert_eq!(out[0].to_f64_vec(), answers(i as f32, 1));
+    }
+    assert_eq!(model.batches(), vec![4, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_expired_and_cancelled_requests_never_reach_the_model() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = on_runtime(&model, 64);
+    let cancelled = b.enqueue(rows(7.0, 1), 1, None).unwrap();
+    drop(cancelled);
+    let expired = b.enqueue(rows(9.0, 1), 1, Some(Instant::now())).unwrap();
+    let kept = b.enqueue(rows(3.0, 1), 1, None).unwrap();
+    let expired = expired.await.unwrap();
+    assert!(
+        matches!(expired, Err(ApiError::DeadlineExceeded(_))),
+        "{expired:?}"
+    );
+    let (out, _) = kept.await.unwrap().unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(3.0, 1));
+    assert_eq!(model.batches(), vec![1], "only the kept request ran");
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_failing_and_panicking_models_answer_errors_and_keep_serving() {
+    for behaviour in [Behaviour::Fail, Behaviour::Panic] {
+        let model = Arc::new(FakeModel::new(behaviour));
+        let b = on_runtime(&model, 8);
+        for _ in 0..2 {
+            let r = b.submit(rows(1.0, 1), 1, None).await;
+            assert!(matches!(r, Err(ApiError::Internal(_))), "{r:?}");
+        }
+        assert_eq!(
+            model.calls(),
+            2,
+            "the batching task survived the first failure"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_a_request_that_fails_the_model_fails_alone() {
+    let model = Arc::new(FakeModel::new(Behaviour::FailOnNegative));
+    let b = on_runtime(&model, 64);
+    let good = b.enqueue(rows(1.0, 2), 2, None).unwrap();
+    let bad = b.enqueue(rows(-5.0, 1), 1, None).unwrap();
+    let r = bad.await.unwrap();
+    assert!(
+        matches!(&r, Err(ApiError::BadRequest(m)) if m.contains("negative x0")),
+        "{r:?}"
+    );
+    let (out, _) = good.await.unwrap().unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(1.0, 2));
+    assert_eq!(
+        model.batches(),
+        vec![3, 2, 1],
+        "the failed run ran again per request"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_a_large_request_is_split_into_even_parts_in_order() {
+    let model = Arc::new(FakeModel::new(Behaviour::Answer));
+    let b = on_runtime(&model, 63);
+    let (out, _) = b.submit(rows(0.0, 64), 64, None).await.unwrap();
+    assert_eq!(out[0].to_f64_vec(), answers(0.0, 64));
+    assert_eq!(model.batches(), vec![32, 32]);
 }

@@ -33,7 +33,12 @@ pub(super) fn spawn(
         .expect("spawning an inference thread");
 }
 
-fn run_batch(model: &dyn Model, batch: Batch, series: &Series, labels: &Labels) -> Delivery {
+pub(super) fn run_batch(
+    model: &dyn Model,
+    batch: Batch,
+    series: &Series,
+    labels: &Labels,
+) -> Delivery {
     // Callers may have gone while the batch waited for this thread.
     let jobs: Vec<Job> = batch
         .jobs

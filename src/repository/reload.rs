@@ -166,17 +166,8 @@ impl Loader<'_> {
             tracing::error!(model = %name, version, reason = %reason, "model failed to load");
         })?;
         tracing::info!(model = %name, version, seconds = took.as_secs_f64(), "model loaded");
-        if !batch.curve.is_empty() {
-            tracing::info!(
-                model = %name,
-                version,
-                rows = batch.rows,
-                curve = %batch.curve_text(),
-                run_limit = batch.limit,
-                seconds = timing.as_secs_f64(),
-                "batch size chosen"
-            );
-        } else if let Some(limit) = batch.limit {
+        // A sweep's choice is logged once the batcher has started, with where it runs.
+        if let Some(limit) = batch.limit.filter(|_| batch.curve.is_empty()) {
             tracing::warn!(
                 model = %name,
                 version,
@@ -211,6 +202,18 @@ impl Loader<'_> {
             monitor,
             fingerprint,
         );
+        if !servable.batch.curve.is_empty() {
+            tracing::info!(
+                model = %name,
+                version,
+                rows = servable.batch.rows,
+                curve = %servable.batch.curve_text(),
+                run_limit = servable.batch.limit,
+                runs = %servable.placement.describe(),
+                seconds = timing.as_secs_f64(),
+                "batch size chosen"
+            );
+        }
         Ok(Arc::new(servable))
     }
 }
