@@ -52,6 +52,7 @@ impl Placement {
     pub fn describe(&self) -> String {
         match self {
             Placement::Runtime => "runtime".into(),
+            Placement::Threads(1) => "1 inference thread".into(),
             Placement::Threads(n) => format!("{n} inference threads"),
         }
     }
