@@ -149,8 +149,14 @@ fn start() -> anyhow::Result<()> {
         .build()?;
     let longest = inferd::shutdown::Drain::from_config(&config).total();
     let logs_at_exit = logs.clone();
+    // The signal handlers are installed here, before the models load and the server
+    // says it is listening (`inferd::shutdown::signal`).
+    let stop = {
+        let _inside = runtime.enter();
+        inferd::shutdown::signal()
+    };
     let shutdown = async move {
-        inferd::shutdown::signal().await;
+        stop.await;
         inferd::shutdown::exit_after(longest, move || flush_logs(&logs_at_exit));
     };
     runtime.block_on(async {

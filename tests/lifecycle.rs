@@ -139,6 +139,37 @@ fn wait_for_line(logs: &mpsc::Receiver<String>, text: &str) -> bool {
     false
 }
 
+/// A SIGTERM that arrives while the models are still loading is not lost and does
+/// not kill the process: the handler is installed before loading starts, so the
+/// server drains as soon as it serves and exits 0. (Installed lazily, the handler
+/// was missing here, and SIGTERM's default action ended the process.)
+#[test]
+fn sigterm_during_start_up_drains_once_serving_and_exits_zero() {
+    let (mut child, logs) = spawn_inferd(&[], &[]);
+    assert!(
+        wait_for_line(&logs, "model loaded"),
+        "a model load is logged"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(
+        wait_for_line(&logs, "draining in-flight requests"),
+        "the signal started a drain"
+    );
+    let exit_by = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < exit_by, "inferd did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[test]
 fn shutdown_delay_keeps_serving_new_connections_while_not_ready() {
     let (mut child, address, logs) = start_with(&["--set", "shutdown_delay=5s"]);
