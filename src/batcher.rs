@@ -75,9 +75,14 @@ type Delivery = Vec<(oneshot::Sender<Answer>, Answer)>;
 /// Sends each request its answer, on the runtime, where waking a task is cheap.
 async fn deliver_task(mut deliveries: mpsc::UnboundedReceiver<Delivery>) {
     while let Some(delivery) = deliveries.recv().await {
-        for (reply, answer) in delivery {
-            let _ = reply.send(answer);
-        }
+        deliver(delivery);
+    }
+}
+
+/// Sends each request of a batch its answer (a caller that has gone is skipped).
+fn deliver(delivery: Delivery) {
+    for (reply, answer) in delivery {
+        let _ = reply.send(answer);
     }
 }
 
@@ -369,13 +374,12 @@ impl BatchTask {
                 _permit: permit,
             };
             match &self.runs {
-                Runs::Inline(model) => {
-                    let delivery =
-                        worker::run_batch(model.as_ref(), batch, &self.series, &self.labels);
-                    for (reply, answer) in delivery {
-                        let _ = reply.send(answer);
-                    }
-                }
+                Runs::Inline(model) => deliver(worker::run_batch(
+                    model.as_ref(),
+                    batch,
+                    &self.series,
+                    &self.labels,
+                )),
                 Runs::Threads(work) => {
                     if work.send(batch).is_err() {
                         return;

@@ -65,11 +65,7 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
     std::thread::sleep(Duration::from_millis(300));
 
     // The request is accepted and half-read: now ask the server to stop.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    sigterm(&child);
     let draining = Instant::now() + Duration::from_secs(10);
     let mut saw_drain = false;
     while Instant::now() < draining && !saw_drain {
@@ -85,19 +81,8 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
     let got = answer["predictions"][0][0].as_f64().unwrap();
     assert_close(got, f64::from(r.outputs[0][0]), "in-flight prediction");
 
-    let exit_by = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status:?}");
-            break;
-        }
-        if Instant::now() > exit_by {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("inferd did not exit within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = wait_for_exit(&mut child, Duration::from_secs(20), "after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
 
     // Logs are buffered and written by a background thread: the in-flight request's
     // line, written just before exit, must still reach stdout.
@@ -126,6 +111,32 @@ fn request(address: &str, method: &str, path: &str, body: &str) -> (u16, Value) 
     read_response(&mut stream)
 }
 
+/// Sends the process SIGTERM, as Kubernetes and compose stop a container.
+fn sigterm(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+}
+
+/// Waits up to `within` for the process to exit and returns its status; past that,
+/// kills it and fails the test, saying `when` it should have exited.
+fn wait_for_exit(child: &mut Child, within: Duration, when: &str) -> std::process::ExitStatus {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("inferd did not exit within {within:?} {when}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits up to 10 s for a log line containing `text`.
 fn wait_for_line(logs: &mpsc::Receiver<String>, text: &str) -> bool {
     let until = Instant::now() + Duration::from_secs(10);
@@ -150,23 +161,12 @@ fn sigterm_during_start_up_drains_once_serving_and_exits_zero() {
         wait_for_line(&logs, "model loaded"),
         "a model load is logged"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    sigterm(&child);
     assert!(
         wait_for_line(&logs, "draining in-flight requests"),
         "the signal started a drain"
     );
-    let exit_by = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < exit_by, "inferd did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut child, Duration::from_secs(20), "after the drain");
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -175,11 +175,7 @@ fn shutdown_delay_keeps_serving_new_connections_while_not_ready() {
     let (mut child, address, logs) = start_with(&["--set", "shutdown_delay=5s"]);
     let r = reference("stock-forecaster");
     let body = json!({ "instances": [r.inputs[0]] }).to_string();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    sigterm(&child);
     assert!(
         wait_for_line(&logs, "still serving until the load balancer stops sending"),
         "the delay is logged"
@@ -199,17 +195,7 @@ fn shutdown_delay_keeps_serving_new_connections_while_not_ready() {
         wait_for_line(&logs, "draining in-flight requests"),
         "the drain follows the delay"
     );
-    let exit_by = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < exit_by,
-            "inferd did not exit after its delay"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut child, Duration::from_secs(20), "after its delay");
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -223,23 +209,12 @@ fn the_grace_period_ends_the_process_with_a_request_still_in_flight() {
         .write_all(b"POST /predict HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"instances\"")
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let signalled = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("inferd ignored its 1 s grace period");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigterm(&child);
+    let status = wait_for_exit(
+        &mut child,
+        Duration::from_secs(15),
+        "after SIGTERM: it ignored its 1 s grace period",
+    );
     assert!(status.success(), "exit status {status:?}");
     // The reader thread ends at the closed pipe, which ends this iterator.
     let lines: Vec<String> =

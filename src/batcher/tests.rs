@@ -178,16 +178,28 @@ async fn full_queue_answers_503_then_recovers() {
     assert_eq!(out[0].to_f64_vec(), answers(4.0, 1));
 }
 
+/// Both placements: an inference thread and the runtime's batching task.
+const PLACEMENTS: [Placement; 2] = [Placement::Threads(1), Placement::Runtime];
+
 #[tokio::test(start_paused = true)]
 async fn failing_and_panicking_models_answer_errors_and_keep_serving() {
-    for behaviour in [Behaviour::Fail, Behaviour::Panic] {
-        let model = Arc::new(FakeModel::new(behaviour));
-        let b = start(model.clone(), 8, 0, 4);
-        for _ in 0..2 {
-            let r = b.submit(rows(1.0, 1), 1, None).await;
-            assert!(matches!(r, Err(ApiError::Internal(_))), "{r:?}");
+    for placement in PLACEMENTS {
+        for behaviour in [Behaviour::Fail, Behaviour::Panic] {
+            let model = Arc::new(FakeModel::new(behaviour));
+            let b = start_at(model.clone(), 8, 0, 4, placement);
+            for _ in 0..2 {
+                let r = b.submit(rows(1.0, 1), 1, None).await;
+                assert!(
+                    matches!(r, Err(ApiError::Internal(_))),
+                    "{placement:?}: {r:?}"
+                );
+            }
+            assert_eq!(
+                model.calls(),
+                2,
+                "{placement:?}: survived the first failure"
+            );
         }
-        assert_eq!(model.calls(), 2, "the thread survived the first failure");
     }
 }
 
@@ -242,14 +254,16 @@ async fn rows_of_different_widths_are_never_stacked() {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_past_one_run_is_split_into_even_parts_in_order() {
-    let model = Arc::new(FakeModel::new(Behaviour::Answer));
-    let b = start(model.clone(), 63, 0, 16);
-    let (out, _) = b.submit(rows(0.0, 64), 64, None).await.unwrap();
-    assert_eq!(out[0].to_f64_vec(), answers(0.0, 64));
-    assert_eq!(model.batches(), vec![32, 32], "not 63 + 1");
-    let (out, _) = b.submit(rows(7.0, 127), 127, None).await.unwrap();
-    assert_eq!(out[0].to_f64_vec(), answers(7.0, 127));
-    assert_eq!(model.batches()[2..], [43, 43, 41]);
+    for placement in PLACEMENTS {
+        let model = Arc::new(FakeModel::new(Behaviour::Answer));
+        let b = start_at(model.clone(), 63, 0, 16, placement);
+        let (out, _) = b.submit(rows(0.0, 64), 64, None).await.unwrap();
+        assert_eq!(out[0].to_f64_vec(), answers(0.0, 64));
+        assert_eq!(model.batches(), vec![32, 32], "{placement:?}: not 63 + 1");
+        let (out, _) = b.submit(rows(7.0, 127), 127, None).await.unwrap();
+        assert_eq!(out[0].to_f64_vec(), answers(7.0, 127));
+        assert_eq!(model.batches()[2..], [43, 43, 41], "{placement:?}");
+    }
 }
 
 // --- batches run on the runtime (Placement::Runtime) ---------------------------------
@@ -327,23 +341,6 @@ async fn on_the_runtime_expired_and_cancelled_requests_never_reach_the_model() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn on_the_runtime_failing_and_panicking_models_answer_errors_and_keep_serving() {
-    for behaviour in [Behaviour::Fail, Behaviour::Panic] {
-        let model = Arc::new(FakeModel::new(behaviour));
-        let b = on_runtime(&model, 8);
-        for _ in 0..2 {
-            let r = b.submit(rows(1.0, 1), 1, None).await;
-            assert!(matches!(r, Err(ApiError::Internal(_))), "{r:?}");
-        }
-        assert_eq!(
-            model.calls(),
-            2,
-            "the batching task survived the first failure"
-        );
-    }
-}
-
-#[tokio::test(start_paused = true)]
 async fn on_the_runtime_a_request_that_fails_the_model_fails_alone() {
     let model = Arc::new(FakeModel::new(Behaviour::FailOnNegative));
     let b = on_runtime(&model, 64);
@@ -361,13 +358,4 @@ async fn on_the_runtime_a_request_that_fails_the_model_fails_alone() {
         vec![3, 2, 1],
         "the failed run ran again per request"
     );
-}
-
-#[tokio::test(start_paused = true)]
-async fn on_the_runtime_a_large_request_is_split_into_even_parts_in_order() {
-    let model = Arc::new(FakeModel::new(Behaviour::Answer));
-    let b = on_runtime(&model, 63);
-    let (out, _) = b.submit(rows(0.0, 64), 64, None).await.unwrap();
-    assert_eq!(out[0].to_f64_vec(), answers(0.0, 64));
-    assert_eq!(model.batches(), vec![32, 32]);
 }
