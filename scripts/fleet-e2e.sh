@@ -15,7 +15,8 @@
 #      Prometheus shows up == 1 for all five;
 #   4. fleet request rate and p99 from PromQL match wrk's own figures, on
 #      dense-net rows without the cache (tolerances below, with why).
-# "Failed" = non-2xx answers + socket errors (connect, read, write, timeout).
+# "Failed" = non-2xx answers + socket errors (connect, read, write, timeout; each
+# kind is in the result line, since each points at a different hop).
 # Exits non-zero on the first broken promise; always tears the fleet down.
 # Takes about 4 minutes once the images exist (the first inferd image build
 # compiles every dependency: ~15 min on 2 cores).
@@ -59,11 +60,16 @@ teardown() {
     else
         log "tearing down"
         compose logs --no-color >"$OUT/compose.log" 2>&1 || true
-        # HAProxy logs only what went wrong (retries, errors, which server, why):
-        # on a failure its last lines say where the failed requests went.
+        # HAProxy logs only what went wrong: requests retried, failed or cut off
+        # (option httplog: server, timers, termination state) and servers going
+        # down or up. On a failure both are printed apart, since a burst of
+        # state changes would push the request lines out of one short tail.
+        # (The whole log stays in $OUT/compose.log.)
         if [ "$rc" != 0 ]; then
-            log "the lb's last log lines:"
-            compose logs --no-color lb 2>&1 | tail -40 >&2 || true
+            log "the lb's logged requests (retried, failed or cut off), last 40:"
+            grep -E '^lb_1 .*"[A-Z]+ /[^"]* HTTP/' "$OUT/compose.log" | tail -40 >&2 || true
+            log "the lb's last server state changes:"
+            grep -E '^lb_1 .*Server ' "$OUT/compose.log" | tail -20 >&2 || true
         fi
         compose down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi

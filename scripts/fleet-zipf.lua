@@ -98,9 +98,11 @@ function done(summary, latency, requests)
    local socket = e.connect + e.read + e.write + e.timeout
    io.write(string.format(
       'wrk-result {"requests":%d,"non2xx":%d,"socket_errors":%d,"failed":%d,' ..
+      '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,' ..
       '"hits":%d,"responses":%d,"duration_s":%.3f,"rate":%.1f,' ..
       '"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"failed_statuses":"%s"}\n',
-      summary.requests, e.status, socket, e.status + socket, h, n,
+      summary.requests, e.status, socket, e.status + socket,
+      e.connect, e.read, e.write, e.timeout, h, n,
       summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
       latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000, statuses))
 end
