@@ -93,6 +93,21 @@ check_no_failures() { # check_no_failures NAME JSON
     failed=$(jq .failed <<<"$2")
     requests=$(jq .requests <<<"$2")
     [ "$requests" -gt 0 ] || die "$1: wrk sent no request"
-    [ "$failed" -eq 0 ] || die "$1: $failed of $requests requests failed: $2"
+    if [ "$failed" -ne 0 ]; then
+        lb_failure_counters
+        die "$1: $failed of $requests requests failed: $2"
+    fi
+}
+
+# What could explain failed requests that HAProxy did not log: its error, abort,
+# retry and redispatch counters for the inferd frontend and backend (totals since
+# the lb started), and each container's restarts (a restarted lb drops every
+# client connection at once).
+lb_failure_counters() {
+    log "the lb's error, abort and retry counters (since it started):"
+    lb_metrics 2>/dev/null | grep -E '^haproxy_(frontend|backend)_[a-z_]*(errors|aborts|warnings)_total\{proxy="inferd"' >&2 || true
+    log "containers' restarts:"
+    docker inspect -f '{{.Name}} restarts={{.RestartCount}} started={{.State.StartedAt}}' \
+        $(compose ps -q) >&2 || true
 }
 
