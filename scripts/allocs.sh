@@ -28,15 +28,10 @@ else
 fi
 PID=$!
 trap 'kill $PID 2>/dev/null; perf probe -q -d "probe_allocs:*" 2>/dev/null || true' EXIT
-for _ in $(seq 240); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.5; done
+# shellcheck source=scripts/one-connection.sh
+. scripts/one-connection.sh
+wait_ready 240 || { echo "$(basename "$0"): the server did not get ready" >&2; exit 1; }
 
-post() { # N requests over one connection
-    local cfg
-    cfg=$(mktemp)
-    for _ in $(seq "$1"); do printf 'url = "http://127.0.0.1:%s/predict"\noutput = "/dev/null"\n' "$PORT"; done >"$cfg"
-    curl -s -K "$cfg" -H 'content-type: application/json' ${HDR:+-H "$HDR"} --data-binary "@$BODY"
-    rm -f "$cfg"
-}
 count() { # allocations in the server while N requests are served
     local out
     out=$(mktemp)

@@ -35,15 +35,10 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/$NAME.ca
     "$BIN" "${args[@]}" >"$OUT/$NAME.stdout" 2>"$OUT/$NAME.valgrind" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 600); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.5; done
+# shellcheck source=scripts/one-connection.sh
+. scripts/one-connection.sh
+wait_ready 600 || { echo "$(basename "$0"): the server did not get ready" >&2; exit 1; }
 
-post() { # N requests over one connection
-    local cfg
-    cfg=$(mktemp)
-    for _ in $(seq "$1"); do printf 'url = "http://127.0.0.1:%s/predict"\noutput = "/dev/null"\n' "$PORT"; done >"$cfg"
-    curl -s -K "$cfg" -H 'content-type: application/json' ${HDR:+-H "$HDR"} --data-binary "@$BODY"
-    rm -f "$cfg"
-}
 post 200
 callgrind_control -i on "$PID" >/dev/null 2>&1
 post "$N"
