@@ -9,6 +9,7 @@
 //! writes one line saying how many were lost. Dropping [`LogGuard`] writes everything
 //! still buffered before it returns, so a clean shutdown loses nothing.
 
+pub mod access;
 pub mod json;
 pub mod request;
 
@@ -70,6 +71,11 @@ impl NonBlocking {
             thread: Some(thread),
         };
         (NonBlocking { shared }, guard)
+    }
+
+    /// Appends one whole line (or drops it, counted, when the buffer is full).
+    pub(crate) fn append(&self, line: &[u8]) {
+        self.shared.append(line);
     }
 
     /// Lines dropped because the buffer was full and not yet reported in the output.

@@ -183,12 +183,15 @@ fn init_logs(config: &Config) -> LogGuard {
     let (writer, guard) = NonBlocking::new(std::io::stdout(), logs::DEFAULT_CAPACITY);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer.clone());
     match config.log.format {
-        LogFormat::Json => builder
-            .fmt_fields(logs::json::JsonFields)
-            .event_format(logs::json::JsonLines)
-            .init(),
+        LogFormat::Json => {
+            logs::access::write_json_to(writer.clone());
+            builder
+                .fmt_fields(logs::json::JsonFields)
+                .event_format(logs::json::JsonLines)
+                .init()
+        }
         LogFormat::Pretty => builder
             .pretty()
             .map_event_format(logs::request::WithRequestId)

@@ -95,6 +95,17 @@ fn sigterm_drains_in_flight_request_and_exits_zero() {
     let access = access.unwrap_or_else(|| panic!("no /predict request line in {rest:#?}"));
     assert_eq!(access["fields"]["status"], 200, "{access}");
     assert_eq!(access["fields"]["method"], "POST", "{access}");
+    // The whole line, as the binary writes it straight to its log buffer
+    // (src/logs/access.rs): every field, the target, and the generated request id.
+    assert_eq!(access["fields"]["route"], "/predict", "{access}");
+    for number in ["micros", "queue_micros", "inference_micros"] {
+        assert!(access["fields"][number].is_u64(), "{number}: {access}");
+    }
+    assert_eq!(access["level"], "INFO", "{access}");
+    assert_eq!(access["target"], "inferd::http::observe", "{access}");
+    assert_eq!(access["span"]["name"], "request", "{access}");
+    let id = access["span"]["id"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 36, "a generated UUID: {access}");
 }
 
 /// One request on a fresh connection: its status and JSON body.

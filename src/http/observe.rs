@@ -12,6 +12,7 @@
 use super::{names, REQUEST_ID};
 use crate::config::RequestLog;
 use crate::error::ApiError;
+use crate::logs::access::{self, AccessLine};
 use crate::logs::request as request_log;
 use crate::metrics::{Metrics, UNKNOWN_MODEL};
 use axum::extract::{MatchedPath, Request};
@@ -134,8 +135,7 @@ where
             None => new_request_id(),
         };
         // The path is only for the log line: not copied when nothing would log it.
-        let logged =
-            self.endpoint.requests != RequestLog::Off && tracing::enabled!(tracing::Level::INFO);
+        let logged = self.endpoint.requests != RequestLog::Off && access::enabled();
         let uri = logged.then(|| req.uri().clone());
         let method = req.method().clone();
         let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -223,18 +223,16 @@ where
             // Where the time went, so a slow request's line says whether it queued or
             // computed (the handlers' timing headers; absent on errors).
             let micros = |name: &HeaderName| header_u64(response.headers(), name);
-            request_log::sync_scope(seen.id.clone(), || {
-                tracing::info!(
-                    method = %seen.method,
-                    route = %route,
-                    path = %uri.path(),
-                    status = status.as_u16(),
-                    micros = elapsed.as_micros() as u64,
-                    queue_micros = micros(&names::QUEUE_TIME),
-                    inference_micros = micros(&names::INFERENCE_TIME),
-                    "request"
-                );
-            });
+            let line = AccessLine {
+                method: seen.method.as_str(),
+                route,
+                path: uri.path(),
+                status: status.as_u16(),
+                micros: elapsed.as_micros() as u64,
+                queue_micros: micros(&names::QUEUE_TIME),
+                inference_micros: micros(&names::INFERENCE_TIME),
+            };
+            access::log(&line, &seen.id);
         }
         response.headers_mut().insert(REQUEST_ID, seen.id.clone());
         Poll::Ready(Ok(response))

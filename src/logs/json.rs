@@ -53,7 +53,7 @@ impl<'w> FormatFields<'w> for JsonFields {
 thread_local! {
     /// The line being formatted, reused: built with direct `String` writes, then
     /// handed to the subscriber's writer in one call.
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    pub(super) static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl<S> FormatEvent<S, JsonFields> for JsonLines
@@ -219,12 +219,12 @@ impl Visit for Fields<'_> {
 
 /// Appends the digits of `value` (what `{value}` writes, without the formatting
 /// machinery: the request line has five integers).
-fn push_u64(out: &mut String, value: u64) {
+pub(super) fn push_u64(out: &mut String, value: u64) {
     push_digits(out, value, 1);
 }
 
 /// A JSON string literal of `text`.
-fn push_string(out: &mut String, text: &str) {
+pub(super) fn push_string(out: &mut String, text: &str) {
     out.push('"');
     let _ = Escaping(out).write_str(text);
     out.push('"');
@@ -276,10 +276,31 @@ impl Write for Escaping<'_> {
     }
 }
 
+thread_local! {
+    /// The second this thread last wrote a timestamp in, and the timestamp's text up
+    /// to its fraction (`2026-11-30T14:40:01.`): lines come many to a second, and
+    /// the date's arithmetic and digits were a fifth of formatting a request's line.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
 /// `2026-11-30T14:40:01.123456Z`: UTC, microseconds, as tracing-subscriber writes it.
-fn push_timestamp(out: &mut String, now: SystemTime) {
+pub(super) fn push_timestamp(out: &mut String, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != secs || text.is_empty() {
+            text.clear();
+            push_second(text, secs);
+            *second = secs;
+        }
+        out.push_str(text);
+    });
+    push_digits(out, u64::from(since.subsec_micros()), 6);
+    out.push('Z');
+}
+
+/// `2026-11-30T14:40:01.` for `secs` since the epoch.
+fn push_second(out: &mut String, secs: u64) {
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
     push_digits(out, year.min(9999), 4);
@@ -294,8 +315,6 @@ fn push_timestamp(out: &mut String, now: SystemTime) {
     out.push(':');
     push_digits(out, of_day % 60, 2);
     out.push('.');
-    push_digits(out, u64::from(since.subsec_micros()), 6);
-    out.push('Z');
 }
 
 /// `value` in decimal, zero-padded to at least `width` digits.
@@ -307,9 +326,7 @@ fn push_digits(out: &mut String, mut value: u64, width: usize) {
         digits[start] = b'0' + (value % 10) as u8;
         value /= 10;
     }
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
@@ -481,8 +498,18 @@ mod tests {
             push_timestamp(&mut text, at);
             assert_eq!(text, want);
         }
-        let mut text = String::new();
-        push_timestamp(&mut text, UNIX_EPOCH + Duration::from_micros(1_500_042));
-        assert_eq!(text, "1970-01-01T00:00:01.500042Z");
+        // Within one second, and back to an earlier one, as threads' clocks allow.
+        for (micros, want) in [
+            (1_500_042, "1970-01-01T00:00:01.500042Z"),
+            (1_000_000, "1970-01-01T00:00:01.000000Z"),
+            (1_999_999, "1970-01-01T00:00:01.999999Z"),
+            (999_999, "1970-01-01T00:00:00.999999Z"),
+            (1_796_049_601_000_007, "2026-11-30T14:40:01.000007Z"),
+            (1_796_049_601_100_000, "2026-11-30T14:40:01.100000Z"),
+        ] {
+            let mut text = String::new();
+            push_timestamp(&mut text, UNIX_EPOCH + Duration::from_micros(micros));
+            assert_eq!(text, want);
+        }
     }
 }
