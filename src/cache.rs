@@ -20,7 +20,6 @@ use crate::metrics::Metrics;
 use crate::tensor::Tensor;
 use bytes::Bytes;
 use moka::notification::RemovalCause;
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
@@ -76,6 +75,11 @@ impl moka::Expiry<Bytes, Arc<Entry>> for ExpireAt {
         Some(value.expires_at.saturating_duration_since(Instant::now()))
     }
 }
+
+/// Hashes the keys: aHash, keyed at random per process like std's SipHash (so keys
+/// a client picks cannot be made to collide on purpose) at a fraction of SipHash's
+/// cost on keys of hundreds of bytes (`scripts/instructions.sh`).
+pub type RandomState = ahash::RandomState;
 
 /// A bounded, exact result cache shared by every model.
 pub struct ResultCache<S = RandomState> {
