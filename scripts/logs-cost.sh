@@ -15,9 +15,10 @@
 #    other, the same ratio swung by +-20% here. The bypassed cache's pairing is less
 #    steady: each server's inference thread and batches compete too.
 # 2. Instructions per request (callgrind, user space only, so the kernel's share is
-#    left out): each server under valgrind answers 1,000 then 5,000 requests on one
-#    keep-alive connection; the difference over 4,000. Repeatable to the instruction
-#    whatever else the machine does. Needs valgrind (on every machine here).
+#    left out): each server under valgrind answers 200 requests of warm-up, then
+#    2,000 counted, on one keep-alive connection. Whatever else the machine does,
+#    the count moves by no more than a few per cent (timing-dependent paths such as
+#    the runtime parking). Needs valgrind (on every machine here).
 # Logs go to files in target/logs-cost/. About 6 minutes after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,33 +92,33 @@ for cc in max-age=0 no-store; do
     if [ -n "${OTHER:-}" ]; then pair other "$OTHER" default "$THIS" "$cc"; fi
 done
 
-# instructions N CACHE_CONTROL command...: callgrind's total for N requests.
+# instructions N CACHE_CONTROL command...: callgrind's count for N requests, after
+# 200 of warm-up, in one process (as scripts/instructions.sh counts). Two processes'
+# totals differed by millions of instructions before any request (model loading
+# takes different paths from run to run), so a difference of two runs was not used.
+# shellcheck source=scripts/one-connection.sh
+. scripts/one-connection.sh
 instructions() {
     local n=$1 cc=$2; shift 2
     local file=$OUT/callgrind.out
     rm -f "$file"*
-    valgrind --tool=callgrind --callgrind-out-file="$file" "$@" \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$file" "$@" \
         --listen 127.0.0.1:18503 --model-repository "$OUT/models" > "$OUT/callgrind-server.log" 2>&1 &
     local pid=$!
     PIDS+=($pid)
-    for _ in $(seq 600); do
-        curl -fs -o /dev/null http://127.0.0.1:18503/readyz && break
-        sleep 0.5
-    done
-    python3 - "$n" "$cc" "$OUT/body.json" <<'PY'
-import http.client, sys
-n, cc, body = int(sys.argv[1]), sys.argv[2], open(sys.argv[3]).read()
-conn = http.client.HTTPConnection("127.0.0.1", 18503)
-for _ in range(n):
-    conn.request("POST", "/predict", body, {"content-type": "application/json", "cache-control": cc})
-    answer = conn.getresponse()
-    answer.read()
-    assert answer.status == 200, answer.status
-PY
+    PORT=18503 BODY=$OUT/body.json
+    wait_ready 600 || { echo "logs-cost: the callgrind server did not get ready" >&2; exit 1; }
+    HDR="cache-control: $cc" post 200
+    callgrind_control -i on "$pid" >/dev/null 2>&1
+    HDR="cache-control: $cc" post "$n"
+    callgrind_control -i off "$pid" >/dev/null 2>&1
+    callgrind_control -d "$pid" >/dev/null 2>&1
     kill -TERM "$pid"
     wait "$pid" || true
     PIDS=()
-    grep -h '^summary\|^totals' "$file"* | head -1 | awk '{print $2}'
+    local total
+    total=$(awk '/^totals:/ {print $2}' "$(ls "$file"* | tail -1)")
+    echo $(( total / n ))
 }
 
 echo
@@ -128,8 +129,6 @@ if [ -n "${OTHER:-}" ]; then builds+=("other|$OTHER"); fi
 for cc in max-age=0 no-store; do
     for entry in "${builds[@]}"; do
         name=${entry%%|*}; cmd=(${entry#*|})
-        low=$(instructions 1000 "$cc" "${cmd[@]}")
-        high=$(instructions 5000 "$cc" "${cmd[@]}")
-        echo "| $cc | $name | $(( (high - low) / 4000 )) |"
+        echo "| $cc | $name | $(instructions 2000 "$cc" "${cmd[@]}") |"
     done
 done
