@@ -1,15 +1,15 @@
 //! The access line: one per answered request (`log.requests`). With JSON logs
 //! (`log.format = "json"`, the default) the binary has the line formatted straight
 //! into the log writer's buffer, in exactly the shape [`super::json::JsonLines`]
-//! gives the same event: going through tracing's event dispatch, the fmt layer's own
-//! line buffer and a second copy cost a cache hit about a tenth of its instructions
+//! gives the same event: going through tracing's event dispatch and the fmt layer's own
+//! line buffer (a second copy of the line) cost a cache hit about a tenth of its instructions
 //! (`scripts/instructions.sh`). Elsewhere (pretty logs, tests with a subscriber of
 //! their own) the caller logs the line as a tracing event.
 //!
 //! Either way tracing is asked first whether `info` is enabled for the line's
 //! target ([`enabled`]), so `log.level` filters this line as it does every other.
 
-use super::json::{push_string, push_timestamp, push_u64, LINE};
+use super::json::{push_string, push_timestamp, push_u64, with_line};
 use super::NonBlocking;
 use axum::http::HeaderValue;
 use std::sync::OnceLock;
@@ -77,18 +77,7 @@ fn event(line: &AccessLine<'_>) {
 }
 
 fn write_json(writer: &NonBlocking, line: &AccessLine<'_>, id: Option<&str>) {
-    LINE.with(|cell| {
-        // Taken only if this thread is inside formatting another line, which never
-        // logs this one; a fresh buffer keeps the line all the same.
-        let mut fresh = String::new();
-        let mut reused = cell.try_borrow_mut();
-        let text = match reused.as_deref_mut() {
-            Ok(text) => {
-                text.clear();
-                text
-            }
-            Err(_) => &mut fresh,
-        };
+    with_line(|text| {
         format_json(text, line, id, SystemTime::now());
         writer.append(text.as_bytes());
     });

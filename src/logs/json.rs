@@ -52,8 +52,25 @@ impl<'w> FormatFields<'w> for JsonFields {
 
 thread_local! {
     /// The line being formatted, reused: built with direct `String` writes, then
-    /// handed to the subscriber's writer in one call.
-    pub(super) static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// handed to the writer in one call.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Calls `format` with this thread's line buffer, emptied. A field's `Debug` that
+/// logs while its line is formatted finds the buffer taken, and gets a fresh one.
+pub(super) fn with_line<R>(format: impl FnOnce(&mut String) -> R) -> R {
+    LINE.with(|cell| {
+        let mut fresh = String::new();
+        let mut reused = cell.try_borrow_mut();
+        let line = match reused.as_deref_mut() {
+            Ok(line) => {
+                line.clear();
+                line
+            }
+            Err(_) => &mut fresh,
+        };
+        format(line)
+    })
 }
 
 impl<S> FormatEvent<S, JsonFields> for JsonLines
@@ -66,18 +83,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        LINE.with(|cell| {
-            // A field's Debug that logs while its line is formatted finds the buffer
-            // taken, and formats into a fresh one.
-            let mut fresh = String::new();
-            let mut reused = cell.try_borrow_mut();
-            let line = match reused.as_deref_mut() {
-                Ok(line) => {
-                    line.clear();
-                    line
-                }
-                Err(_) => &mut fresh,
-            };
+        with_line(|line| {
             format_line(line, ctx, event)?;
             writer.write_str(line)
         })
