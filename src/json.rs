@@ -12,6 +12,8 @@ use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::cell::Cell;
 use std::fmt;
 
+pub(crate) mod fast;
+
 /// How much one body may hold, checked while it is parsed so an oversized request is
 /// refused at the first value past a limit, before the rest is read into memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

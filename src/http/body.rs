@@ -214,8 +214,20 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
 /// request); only a failed body is parsed again to say where the problem is. Both
 /// parses run under the body's decode limits, so the second stops where the first did.
 pub(crate) fn parse<T: DeserializeOwned>(body: &Received) -> Result<T, ApiError> {
+    parse_or(body, |_| None)
+}
+
+/// As [`parse`], trying `fast` first: a reader of the body's common form that gives
+/// what serde would, or `None` to leave the body to serde (`crate::json::fast`).
+pub(crate) fn parse_or<T: DeserializeOwned>(
+    body: &Received,
+    fast: impl FnOnce(&[u8]) -> Option<T>,
+) -> Result<T, ApiError> {
     let bytes: &[u8] = &body.bytes;
     let limits = body.limits;
+    if let Some(parsed) = limits.apply(|| fast(bytes)) {
+        return Ok(parsed);
+    }
     limits
         .apply(|| serde_json::from_slice(bytes))
         .map_err(|plain| limits.apply(|| locate::<T>(bytes, plain)))

@@ -6,7 +6,7 @@ mod classify;
 mod params;
 mod wire;
 
-use super::body::{cache_policy, check_json_content_type, parse, version_number, AnyBytes};
+use super::body::{cache_policy, check_json_content_type, parse_or, version_number, AnyBytes};
 use super::{prediction_response, AppState};
 use crate::config::BatchSize;
 use crate::error::ApiError;
@@ -244,7 +244,7 @@ async fn run(
         Some(n) => body.split_off(n),
         None => Default::default(),
     };
-    let request: V2Request = parse(&body)?;
+    let request = parse_or(&body, V2Request::fast)?;
     let mut wanted = request.wanted()?;
     let classifies = wanted.modes.iter().any(|m| m.classification.is_some());
     let batched = classifies && is_batched(&state, &model, version, label.as_deref())?;

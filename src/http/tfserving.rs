@@ -5,7 +5,7 @@
 
 pub(crate) mod wire;
 
-use super::body::{cache_policy, parse, version_number, JsonBytes};
+use super::body::{cache_policy, parse_or, version_number, JsonBytes};
 use super::observe::RouteLabel;
 use super::{prediction_response, AppState};
 use crate::error::ApiError;
@@ -136,7 +136,7 @@ async fn predict_inner(state: AppState, path: TfPath, req: Request) -> Result<Re
     }
     let policy = cache_policy(req.headers());
     let JsonBytes(bytes) = JsonBytes::from_request(req, &state).await?;
-    let body: TfBody = parse(&bytes)?;
+    let body = parse_or(&bytes, TfBody::fast)?;
     drop(bytes); // its share of http.decode_budget goes back once decoded
     if body.model.is_some() || body.version.is_some() {
         return Err(ApiError::bad_request(

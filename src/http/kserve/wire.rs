@@ -5,6 +5,7 @@ use super::params::{
     check_input_parameters, InputParameters, OutputParameters, Params, RequestParameters, Wanted,
 };
 use crate::error::ApiError;
+use crate::json::fast::Scanner;
 use crate::json::{FlatOut, Nested};
 use crate::request::{InferResponse, InputData, InputTensor};
 use crate::tensor::{DataType, Tensor};
@@ -29,6 +30,68 @@ pub(super) struct V2Request {
     /// Outputs to return, with per-output parameters.
     #[serde(default)]
     pub outputs: Option<Vec<V2RequestedOutput>>,
+}
+
+impl V2Request {
+    /// The common request, inputs of `name`, `shape`, `datatype` and numbers in `data`
+    /// with at most an `id` beside them, read without serde (`crate::json::fast`);
+    /// `None` for any other.
+    pub(super) fn fast(bytes: &[u8]) -> Option<V2Request> {
+        let mut request = V2Request {
+            id: None,
+            parameters: None,
+            inputs: Vec::new(),
+            outputs: None,
+        };
+        let mut inputs_seen = false;
+        let mut s = Scanner::new(bytes);
+        s.object(|key, s| {
+            match key {
+                "inputs" if !inputs_seen => {
+                    inputs_seen = true;
+                    s.array(|s| {
+                        request.inputs.push(V2Input::fast(s)?);
+                        Some(())
+                    })?;
+                }
+                "id" if request.id.is_none() => request.id = Some(s.string()?.to_owned()),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        s.end()?;
+        inputs_seen.then_some(request)
+    }
+}
+
+impl V2Input {
+    fn fast(s: &mut Scanner<'_>) -> Option<V2Input> {
+        let (mut name, mut shape, mut datatype, mut data) = (None, None, None, None);
+        s.object(|key, s| {
+            match key {
+                "name" if name.is_none() => name = Some(s.string()?.to_owned()),
+                "datatype" if datatype.is_none() => datatype = Some(s.string()?.to_owned()),
+                "shape" if shape.is_none() => {
+                    let mut dims = Vec::with_capacity(2);
+                    s.array(|s| {
+                        dims.push(s.index()?);
+                        Some(())
+                    })?;
+                    shape = Some(dims);
+                }
+                "data" if data.is_none() => data = Some(s.tensor(usize::MAX)?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(V2Input {
+            name: name?,
+            shape: shape?,
+            datatype: datatype?,
+            parameters: None,
+            data,
+        })
+    }
 }
 
 /// One input tensor.
@@ -236,4 +299,56 @@ fn labels_output<'a>(
         out.data = Some(OutputData::Labels(labels.strings));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a parsed request holds, comparable.
+    fn summary(request: V2Request) -> String {
+        assert!(request.parameters.is_none() && request.outputs.is_none());
+        let inputs: Vec<_> = request
+            .inputs
+            .into_iter()
+            .map(|i| {
+                assert!(i.parameters.is_none());
+                (i.name, i.shape, i.datatype, i.data)
+            })
+            .collect();
+        format!("{:?} {inputs:?}", request.id)
+    }
+
+    #[test]
+    fn the_fast_request_is_the_serde_request() {
+        for text in [
+            r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1.5,2],[3e-2,-4]]}]}"#,
+            r#"{"id": "r1", "inputs": [{"data": [1, 2], "datatype": "INT64", "shape": [2], "name": "a"},
+                {"name": "b", "shape": [], "datatype": "FP64", "data": 0.5}]}"#,
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32"}]}"#,
+        ] {
+            let fast =
+                V2Request::fast(text.as_bytes()).unwrap_or_else(|| panic!("declined {text}"));
+            let serde: V2Request = serde_json::from_str(text).unwrap();
+            assert_eq!(summary(fast), summary(serde), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_requests_are_left_to_serde() {
+        for text in [
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":["a"]}]}"#,
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{}}]}"#,
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[]}"#,
+            r#"{"inputs":[{"name":"x","shape":[1.0],"datatype":"FP32","data":[1]}]}"#,
+            r#"{"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]}"#,
+            r#"{"inputs":[{"name":"x","datatype":"FP32","data":[1]}]}"#,
+            r#"{"inputs":[{"name":"x","name":"y","shape":[1],"datatype":"FP32","data":[1]}]}"#,
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":null}]}"#,
+            r#"{"id":"a"}"#,
+            r#"{"inputs":[]"#,
+        ] {
+            assert!(V2Request::fast(text.as_bytes()).is_none(), "{text}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! TF Serving's REST body: row format (`instances`) or columnar format (`inputs`),
 //! parsed straight into flat tensors, and the matching `predictions` / `outputs`.
 
+use crate::json::fast::Scanner;
 use crate::json::{Collector, Limits, Nested, NestedOut};
 use crate::request::{InferResponse, InputData, InputTensor};
 use crate::tensor::{RowOffsets, Tensor};
@@ -30,6 +31,38 @@ pub(crate) struct TfBody {
     /// `/predict` only: which version (number or numeric string).
     #[serde(default)]
     pub version: Option<VersionField>,
+}
+
+impl TfBody {
+    /// The common body, `instances` as rows of numbers with at most `model` and
+    /// `signature_name` beside it, read without serde (`crate::json::fast`); `None`
+    /// for any other.
+    pub(crate) fn fast(bytes: &[u8]) -> Option<TfBody> {
+        let mut body = TfBody {
+            signature_name: None,
+            instances: None,
+            inputs: None,
+            model: None,
+            version: None,
+        };
+        let mut s = Scanner::new(bytes);
+        s.object(|key, s| {
+            match key {
+                "instances" if body.instances.is_none() => {
+                    let rows = s.rows(Limits::current().max_rows)?;
+                    body.instances = Some(Instances(Tensors::Plain(rows)));
+                }
+                "model" if body.model.is_none() => body.model = Some(s.string()?.to_owned()),
+                "signature_name" if body.signature_name.is_none() => {
+                    body.signature_name = Some(s.string()?.to_owned())
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
+        s.end()?;
+        body.instances.is_some().then_some(body)
+    }
 }
 
 /// Inputs of a body: one unnamed tensor, or named ones.
@@ -362,4 +395,53 @@ fn row_of(t: &Tensor, offsets: &RowOffsets, i: usize) -> Tensor {
     let mut row = t.slice_rows_at(offsets, i, i + 1);
     row.shape.remove(0);
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a parsed body holds, comparable: signature, model, the plain rows.
+    fn summary(body: TfBody) -> (Option<String>, Option<String>, Nested) {
+        let rows = match body.instances {
+            Some(Instances(Tensors::Plain(rows))) => rows,
+            _ => panic!("no plain instances"),
+        };
+        assert!(body.inputs.is_none() && body.version.is_none());
+        (body.signature_name, body.model, rows)
+    }
+
+    #[test]
+    fn the_fast_body_is_the_serde_body() {
+        for text in [
+            r#"{"instances": [[1.5, -2, 3e2], [0.25, 4, -0.0]]}"#,
+            r#" { "model" : "stock-forecaster", "instances":[1,2,3] } "#,
+            r#"{"signature_name": "serving_default", "instances": []}"#,
+        ] {
+            let fast = TfBody::fast(text.as_bytes()).unwrap_or_else(|| panic!("declined {text}"));
+            let serde: TfBody = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                format!("{:?}", summary(fast)),
+                format!("{:?}", summary(serde)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_bodies_are_left_to_serde() {
+        for text in [
+            r#"{"instances": [[1]], "version": 2}"#,
+            r#"{"instances": [[1]], "instances": [[2]]}"#,
+            r#"{"instances": [{"x": 1}]}"#,
+            r#"{"instances": 1}"#,
+            r#"{"inputs": [[1]]}"#,
+            r#"{"model": "a\u0062", "instances": [[1]]}"#,
+            r#"{"model": "a"}"#,
+            r#"{"instances": [[1]]} x"#,
+            r#"{"instances": [["a"]]}"#,
+        ] {
+            assert!(TfBody::fast(text.as_bytes()).is_none(), "{text}");
+        }
+    }
 }
