@@ -210,9 +210,11 @@ fn skip_space(text: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The index of the first byte at or after `i` that is not a digit.
-fn digits(text: &[u8], mut i: usize) -> usize {
-    while let Some(b'0'..=b'9') = text.get(i) {
+/// The index of the first byte at or after `i` that is not a digit; the digits are
+/// appended to `m` in decimal (wrapping: `m` is only right for at most 19 digits).
+fn digits(text: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(&c @ b'0'..=b'9') = text.get(i) {
+        *m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
         i += 1;
     }
     i
@@ -225,36 +227,68 @@ fn digits(text: &[u8], mut i: usize) -> usize {
 fn number(text: &[u8], start: usize) -> Option<(Scalar, usize)> {
     let negative = *text.get(start)? == b'-';
     let int_start = start + usize::from(negative);
+    // The decimal digits before any exponent, as an integer, and how many there are.
+    let mut mantissa = 0;
     let int_end = match text.get(int_start)? {
         b'0' => int_start + 1,
-        b'1'..=b'9' => digits(text, int_start + 1),
+        b'1'..=b'9' => digits(text, int_start, &mut mantissa),
         _ => return None,
     };
+    let mut count = int_end - int_start;
     let mut end = int_end;
-    let mut mantissa_end = int_end;
+    // The power of ten `mantissa` is to be multiplied by; far off where unknown.
+    let mut scale: i64 = 0;
     if text.get(end) == Some(&b'.') {
-        end = digits(text, end + 1);
-        if end == int_end + 1 {
+        end = digits(text, end + 1, &mut mantissa);
+        let fraction = end - (int_end + 1);
+        if fraction == 0 {
             return None;
         }
-        mantissa_end = end;
+        count += fraction;
+        scale = -(fraction.min(1 << 20) as i64);
     }
+    let mantissa_end = end;
     if let Some(b'e' | b'E') = text.get(end) {
         let mut at = end + 1;
+        let sign = match text.get(at) {
+            Some(b'-') => -1,
+            _ => 1,
+        };
         if let Some(b'+' | b'-') = text.get(at) {
             at += 1;
         }
-        end = digits(text, at);
-        if end == at {
-            return None;
-        }
+        let mut exponent = 0;
+        end = digits(text, at, &mut exponent);
+        scale += match end - at {
+            0 => return None,
+            1..=4 => sign * exponent as i64,
+            _ => i64::from(i32::MAX),
+        };
     }
     let value = if end == int_end {
         integer(&text[int_start..int_end], negative)?
+    } else if let Some(v) = exact(mantissa, count, scale) {
+        Scalar::Float(if negative { -v } else { v })
     } else {
         float(&text[start..end], &text[int_start..mantissa_end])?
     };
     Some((value, end))
+}
+
+/// `mantissa * 10^scale` where both are exact in an f64 (Clinger's fast path: one
+/// correctly rounded multiplication or division), which covers most numbers clients
+/// send; `None` for the rest.
+fn exact(mantissa: u64, count: usize, scale: i64) -> Option<f64> {
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    if count > 19 || mantissa > 1 << 53 {
+        return None;
+    }
+    let power = *POWERS.get(scale.unsigned_abs() as usize)?;
+    let m = mantissa as f64;
+    Some(if scale < 0 { m / power } else { m * power })
 }
 
 /// An integer as serde_json reads it: non-negative into `u64`, negative into `i64`.

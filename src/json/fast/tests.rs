@@ -55,6 +55,16 @@ fn token() -> impl Strategy<Value = String> {
         any::<u64>().prop_map(|u| u.to_string()),
         (any::<u32>(), -330i32..330).prop_map(|(m, e)| format!("{m}e{e}")),
         (any::<u64>(), 0u32..40).prop_map(|(m, e)| format!("0.{m:0>width$}", width = e as usize)),
+        // Around the edges of the exact (Clinger) path: 2^53 and 10^22.
+        ((1u64 << 53) - 3..(1u64 << 53) + 3, -24i32..24).prop_map(|(m, e)| format!("{m}e{e}")),
+        (0u64..1 << 54, 0usize..20).prop_map(|(m, point)| {
+            let digits = m.to_string();
+            let point = point.min(digits.len() - 1);
+            match digits.split_at(digits.len() - point) {
+                (int, "") => format!("{int}.0"),
+                (int, fraction) => format!("{int}.{fraction}"),
+            }
+        }),
         proptest::sample::select(vec![
             "0",
             "-0",
