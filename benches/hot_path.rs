@@ -29,8 +29,7 @@ use fixtures::{
     Bundled, DENSE, STOCK,
 };
 use inferd::cache::{unit_key, KeyRows, Lookup, ResultCache};
-use inferd::http::AppState;
-use inferd::json::Nested;
+use inferd::http::{decode, AppState};
 use inferd::model::onnx::OnnxModel;
 use inferd::model::{Model, Signature};
 use inferd::request::{bind, CachePolicy, InferRequest, InputData, InputTensor};
@@ -41,13 +40,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-/// `/predict` and TF Serving's row format.
-#[derive(Deserialize)]
-struct TfRows {
-    instances: Nested,
-}
-
-/// The parts of a V2 infer body that inferd reads.
+/// The parts of a V2 binary-extension header that the binary decode reads.
 #[derive(Deserialize)]
 struct V2Body {
     inputs: Vec<V2Input>,
@@ -60,8 +53,6 @@ struct V2Input {
     datatype: String,
     #[serde(default)]
     parameters: Option<Map<String, Value>>,
-    #[serde(default)]
-    data: Option<Nested>,
 }
 
 /// Checks decoded inputs against the signature as inferd does (types, shape, NaN).
@@ -83,9 +74,10 @@ fn v2_input(input: V2Input, data: InputData) -> InputTensor {
     }
 }
 
-/// Body bytes to tensor, per protocol: parse (plain `serde_json` into the same
-/// `Nested` decoder inferd uses; its handlers add `serde_path_to_error` on top), then
-/// `request::bind` (datatype, shape and NaN checks, conversion to the model's type).
+/// Body bytes to tensor, per protocol: parse (JSON bodies by the handlers' own
+/// decoders, `inferd::http::decode`; the binary extension's JSON header by plain
+/// `serde_json`), then `request::bind` (datatype, shape and NaN checks, conversion to
+/// the model's type).
 fn decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     for (name, rows) in [(STOCK, 1), (STOCK, 64), (DENSE, 1), (DENSE, 64)] {
@@ -95,16 +87,11 @@ fn decode(c: &mut Criterion) {
         g.throughput(Throughput::Elements(rows as u64));
         let tf = serde_json::to_vec(&json!({ "instances": values })).expect("json");
         let id = BenchmarkId::new(format!("tf_rows/{name}"), rows);
+        let tf = Bytes::from(tf);
         g.bench_with_input(id, &tf, |b, body| {
             b.iter(|| {
-                let body: TfRows = serde_json::from_slice(body).expect("valid body");
-                let input = InputTensor {
-                    name: None,
-                    datatype: None,
-                    shape: None,
-                    data: InputData::Json(body.instances),
-                };
-                black_box(bind_one(model, &sig, input))
+                let mut inputs = decode::tf_instances(body.clone()).expect("valid body");
+                black_box(bind_one(model, &sig, inputs.pop().expect("one input")))
             })
         });
         let flat: Vec<f32> = values.iter().flatten().copied().collect();
@@ -112,12 +99,11 @@ fn decode(c: &mut Criterion) {
         let v2 = json!({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": flat}]});
         let v2 = serde_json::to_vec(&v2).expect("json");
         let id = BenchmarkId::new(format!("v2_json/{name}"), rows);
+        let v2 = Bytes::from(v2);
         g.bench_with_input(id, &v2, |b, body| {
             b.iter(|| {
-                let mut body: V2Body = serde_json::from_slice(body).expect("valid body");
-                let input = body.inputs.pop().expect("one input");
-                let data = InputData::Json(input.data.clone().expect("data"));
-                black_box(bind_one(model, &sig, v2_input(input, data)))
+                let mut inputs = decode::v2_json(body.clone()).expect("valid body");
+                black_box(bind_one(model, &sig, inputs.pop().expect("one input")))
             })
         });
         let binary = binary_body(&values, model.input_len);

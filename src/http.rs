@@ -4,6 +4,7 @@
 
 mod admin;
 mod body;
+pub mod decode;
 mod health;
 mod kserve;
 mod monitoring;

@@ -73,6 +73,12 @@ pub(crate) struct Received {
     limits: Limits,
 }
 
+impl Received {
+    pub(crate) fn new(bytes: Bytes, limits: Limits) -> Received {
+        Received { bytes, limits }
+    }
+}
+
 impl std::ops::Deref for Received {
     type Target = Bytes;
 

@@ -6,18 +6,21 @@ mod classify;
 mod params;
 mod wire;
 
-use super::body::{cache_policy, check_json_content_type, parse_or, version_number, AnyBytes};
+use super::body::{
+    cache_policy, check_json_content_type, parse_or, version_number, AnyBytes, Received,
+};
 use super::{prediction_response, AppState};
 use crate::config::BatchSize;
 use crate::error::ApiError;
 use crate::repository::Servable;
-use crate::request::InferRequest;
+use crate::request::{InferRequest, InputTensor};
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::CONTENT_ENCODING;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use wire::V2Request;
@@ -301,4 +304,12 @@ fn check_no_content_encoding(headers: &HeaderMap) -> Result<(), ApiError> {
             "Content-Encoding {v:?} is not supported; send the body uncompressed"
         ))),
     }
+}
+
+/// A V2 JSON body's inputs, decoded as [`infer`] decodes them, without decode limits
+/// (`super::decode`).
+pub(super) fn decode_json(body: Bytes) -> Result<Vec<InputTensor>, ApiError> {
+    let body = Received::new(body, crate::json::Limits::NONE);
+    let request = parse_or(&body, V2Request::fast)?;
+    wire::inputs(request.inputs, Bytes::new())
 }

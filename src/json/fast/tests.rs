@@ -275,3 +275,22 @@ fn strings_with_escapes_or_control_characters_are_declined() {
         );
     }
 }
+
+#[test]
+fn eight_digits_at_a_time_read_as_a_byte_at_a_time() {
+    for n in [
+        0u64, 1, 9, 10, 12_345_678, 87_654_321, 99_999_999, 10_000_000, 40_506_070,
+    ] {
+        assert_eq!(eight_digits(format!("{n:08}").as_bytes()), Some(n), "{n}");
+    }
+    for bad in [
+        "1234567/",
+        "1234567:",
+        "12345 78",
+        "-1234567",
+        "1234.678",
+        "\u{0}1234567",
+    ] {
+        assert_eq!(eight_digits(bad.as_bytes()), None, "{bad}");
+    }
+}
