@@ -70,41 +70,38 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut field: impl FnMut(&'a str, &mut Scanner<'a>) -> Option<()>,
     ) -> Option<()> {
-        self.byte(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.string()?;
-            self.byte(b':')?;
-            field(key, self)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.list(b'{', b'}', |s| {
+            let key = s.string()?;
+            s.byte(b':')?;
+            field(key, s)
+        })
     }
 
     /// An array, `element` called to read each element.
     pub(crate) fn array(
         &mut self,
-        mut element: impl FnMut(&mut Scanner<'a>) -> Option<()>,
+        element: impl FnMut(&mut Scanner<'a>) -> Option<()>,
     ) -> Option<()> {
-        self.byte(b'[')?;
-        if self.peek()? == b']' {
+        self.list(b'[', b']', element)
+    }
+
+    /// `open`, then items separated by commas (`item` reads one), then `close`.
+    fn list(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Scanner<'a>) -> Option<()>,
+    ) -> Option<()> {
+        self.byte(open)?;
+        if self.peek()? == close {
             self.at += 1;
             return Some(());
         }
         loop {
-            element(self)?;
+            item(self)?;
             match self.peek()? {
                 b',' => self.at += 1,
-                b']' => {
+                c if c == close => {
                     self.at += 1;
                     return Some(());
                 }
