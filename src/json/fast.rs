@@ -2,10 +2,10 @@
 //! plain numbers, read straight from the bytes without serde.
 //!
 //! serde_json turns each number into a value before our visitor sees it, and its exact
-//! decimal-to-binary conversion (`float_roundtrip`) was most of a small request's parse:
-//! ~470 instructions per 17-digit float, a fifth of a cache hit's instructions for a
-//! 16-number row (`scripts/instructions.sh`). Here a number is checked against JSON's
-//! grammar and converted by fast-float2 (Eisel-Lemire, exact like serde_json's).
+//! decimal-to-binary conversion (`float_roundtrip`) was most of a small request's parse
+//! (README, "Performance"). Here a number is checked against JSON's grammar while its
+//! digits are read, and converted exactly: by one multiplication or division where
+//! that is exact, else by fast-float2 (Eisel-Lemire, exact like serde_json's).
 //!
 //! A [`Scanner`] only ever *succeeds* with the result serde would give: tensors go
 //! through the same [`Collector`] calls in the same order. Anything else (an escaped
@@ -211,7 +211,7 @@ fn skip_space(text: &[u8], mut i: usize) -> usize {
 /// appended to `m` in decimal (wrapping: `m` is only right for at most 19 digits).
 fn digits(text: &[u8], mut i: usize, m: &mut u64) -> usize {
     // Eight at a time while there are eight: a byte at a time, each digit waits on
-    // the multiply-add of the one before, and this loop is most of a number's time.
+    // the multiply-add of the one before.
     while let Some(eight) = text.get(i..i + 8).and_then(eight_digits) {
         *m = m.wrapping_mul(100_000_000).wrapping_add(eight);
         i += 8;
@@ -288,7 +288,7 @@ fn number(text: &[u8], start: usize) -> Option<(Scalar, usize)> {
         };
     }
     let value = if end == int_end {
-        integer(&text[int_start..int_end], negative)?
+        integer(&text[int_start..int_end], mantissa, negative)?
     } else if let Some(v) = exact(mantissa, count, scale) {
         Scalar::Float(if negative { -v } else { v })
     } else {
@@ -314,12 +314,17 @@ fn exact(mantissa: u64, count: usize, scale: i64) -> Option<f64> {
 }
 
 /// An integer as serde_json reads it: non-negative into `u64`, negative into `i64`.
-fn integer(digits: &[u8], negative: bool) -> Option<Scalar> {
-    let mut magnitude: u64 = 0;
-    for &d in digits {
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(d - b'0'))?;
+/// `wrapped` is `digits` read with wrapping arithmetic, right up to 19 digits; longer
+/// integers are read again with checked arithmetic.
+fn integer(digits: &[u8], wrapped: u64, negative: bool) -> Option<Scalar> {
+    let mut magnitude = wrapped;
+    if digits.len() > 19 {
+        magnitude = 0;
+        for &d in digits {
+            magnitude = magnitude
+                .checked_mul(10)?
+                .checked_add(u64::from(d - b'0'))?;
+        }
     }
     if !negative {
         return Some(Scalar::Uint(magnitude));
